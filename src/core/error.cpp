@@ -1,0 +1,11 @@
+#include "core/error.h"
+
+namespace mer::detail {
+
+void throw_check_failure(const char* expr, const char* file, int line,
+                         const std::string& message) {
+  throw Error(message + " (check `" + expr + "` failed at " + file + ":" + std::to_string(line) +
+              ")");
+}
+
+}  // namespace mer::detail

@@ -1,0 +1,74 @@
+#include "data/dataset.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/checksum.h"
+#include "core/error.h"
+
+namespace mer::data {
+
+std::vector<std::string> megc2019_class_names() { return {"negative", "positive", "surprise"}; }
+
+torch::Tensor Dataset::labels() const {
+  auto out = torch::empty({size()}, torch::kInt64);
+  auto* p = out.data_ptr<int64_t>();
+  for (int64_t i = 0; i < size(); ++i) p[i] = samples[i].label;
+  return out;
+}
+
+std::vector<std::string> Dataset::parts() const {
+  std::vector<std::string> out;
+  for (const auto& s : samples) {
+    if (std::find(out.begin(), out.end(), s.dataset) == out.end()) out.push_back(s.dataset);
+  }
+  return out;
+}
+
+std::vector<std::string> Dataset::fold_keys() const {
+  std::set<std::string> keys;
+  for (const auto& s : samples) keys.insert(s.fold_key());
+  return {keys.begin(), keys.end()};
+}
+
+std::string Dataset::checksum() const {
+  Fnv1a hash;
+  for (const auto& name : class_names) hash.update(name + "\n");
+  for (const auto& s : samples) {
+    hash.update(s.dataset + "," + s.subject + "," + s.sample + "," + std::to_string(s.label) +
+                "\n");
+  }
+  if (flows.defined()) {
+    const auto contiguous = flows.contiguous();
+    hash.update(contiguous.data_ptr(), contiguous.numel() * contiguous.element_size());
+  }
+  return hash.hex();
+}
+
+void Dataset::validate() const {
+  const std::string where = root.empty() ? std::string("in-memory dataset") : root;
+  if (samples.empty()) throw DataError(where + ": no samples");
+  if (class_names.size() < 2) throw DataError(where + ": fewer than 2 classes");
+  if (!flows.defined() || flows.dim() != 4 || flows.size(0) != size() || flows.size(1) != 3 ||
+      flows.size(2) != flows.size(3) || flows.scalar_type() != torch::kFloat32) {
+    throw DataError(where + ": flows must be a float32 tensor [N, 3, S, S] with N = " +
+                    std::to_string(size()));
+  }
+  std::set<std::string> seen;
+  for (const auto& s : samples) {
+    if (s.label < 0 || s.label >= num_classes()) {
+      throw DataError(where + ": sample " + s.fold_key() + "/" + s.sample + " has label " +
+                      std::to_string(s.label) + " outside 0.." +
+                      std::to_string(num_classes() - 1));
+    }
+    if (!seen.insert(s.fold_key() + "/" + s.sample).second) {
+      throw DataError(where + ": duplicate sample " + s.fold_key() + "/" + s.sample);
+    }
+  }
+  if (faces.defined() && (faces.dim() != 3 || faces.size(0) != size())) {
+    throw DataError(where + ": faces must be [N, H, W] with N = " + std::to_string(size()));
+  }
+}
+
+}  // namespace mer::data

@@ -1,0 +1,56 @@
+#pragma once
+// A prepared micro-expression dataset in memory: one onset->apex motion map per sample plus
+// the identity (dataset part, subject) that LOSO folds are built from.
+//
+// On disk it is a folder with labels.csv (dataset,subject,sample,label,emotion,flow,face[,...])
+// and the files it names: exactly the layout of the MEGC2019 composite distribution
+// (prepared_io.h reads and writes it).
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace mer::data {
+
+struct SampleInfo {
+  std::string dataset;    // part of a composite, e.g. "casme2", "samm", "smic", "synth"
+  std::string subject;    // unique within its dataset part
+  std::string sample;     // clip name, unique within (dataset, subject)
+  int64_t label = -1;     // class index into Dataset::class_names
+  std::string emotion;    // class name as written in labels.csv
+  std::string flow_path;  // relative to the dataset root, as in labels.csv
+  std::string face_path;  // relative to the dataset root, as in labels.csv
+
+  // LOSO fold identity: one fold per (dataset, subject).
+  std::string fold_key() const { return dataset + "/" + subject; }
+};
+
+struct Dataset {
+  std::string root;                      // folder read from; empty for an in-memory dataset
+  std::vector<std::string> class_names;  // index = label
+  std::vector<SampleInfo> samples;
+  // [N, 3, S, S] float32 with the stored 0..255 values, channels in OpenCV's BGR file order
+  // (0 = u, 1 = v, 2 = strain). Integral values: a dataset written and read back is identical.
+  torch::Tensor flows;
+  // Optional [N, H, W] uint8 grey face crops (synthetic data fills it; read_prepared leaves
+  // it undefined and keeps only face_path).
+  torch::Tensor faces;
+
+  int64_t size() const { return static_cast<int64_t>(samples.size()); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  int64_t flow_side() const { return flows.defined() ? flows.size(-1) : 0; }
+  torch::Tensor labels() const;                    // [N] int64
+  std::vector<std::string> parts() const;          // distinct dataset parts, first-seen order
+  std::vector<std::string> fold_keys() const;      // distinct (dataset/subject), sorted
+  // Content hash (hex) of the sample list, labels and flow values; written into results so
+  // that figures can be traced to the exact data they came from.
+  std::string checksum() const;
+  // Throws DataError if the in-memory invariants do not hold (sizes, labels in range,
+  // duplicate samples).
+  void validate() const;
+};
+
+// The MEGC2019 composite class names, label order 0, 1, 2.
+std::vector<std::string> megc2019_class_names();
+
+}  // namespace mer::data

@@ -1,0 +1,32 @@
+#pragma once
+// Reading and writing the prepared-dataset folder: labels.csv with the columns
+// dataset,subject,sample,label,emotion,flow,face (further columns are kept for later use and
+// ignored here) and the files it names, exactly the layout of the MEGC2019 composite set.
+//
+// Reading validates everything and throws DataError naming the file and the row: a missing
+// labels.csv or column, a malformed row, a label that is not an integer in 0..K-1 or whose
+// emotion name disagrees with another row, a duplicate sample, a missing or undecodable file,
+// a flow image of the wrong size or channel count.
+#include <string>
+
+#include "data/dataset.h"
+
+namespace mer::data {
+
+// Columns every labels.csv must have, in any order.
+inline const char* const kRequiredColumns[] = {"dataset", "subject", "sample", "label",
+                                               "emotion", "flow",    "face"};
+
+// Reads a prepared dataset. Decoding the flow images needs OpenCV: in a build without
+// MER_WITH_VISION this throws DataError saying so.
+Dataset read_prepared(const std::string& dir);
+
+// Writes labels.csv, flow/*.png and (if dataset.faces is defined) face/*.jpg under dir,
+// creating it. Writes labels.csv last, through a temporary name, so that an interrupted
+// write never leaves a folder that looks complete. Needs OpenCV (MER_WITH_VISION).
+void write_prepared(const Dataset& dataset, const std::string& dir);
+
+// True when this build can decode and encode image files.
+bool has_image_io();
+
+}  // namespace mer::data

@@ -1,0 +1,90 @@
+#include "engine/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/version.h"
+#include "models/registry.h"
+
+namespace fs = std::filesystem;
+
+namespace mer::engine {
+
+namespace {
+constexpr const char* kVersionKey = "mer_checkpoint_version";
+constexpr const char* kMetaKey = "mer_meta";
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error(tmp + ": cannot write");
+    out << text;
+    out.flush();
+    if (!out) throw Error(tmp + ": write failed (disk full?)");
+  }
+  fs::rename(tmp, path);
+}
+
+void save_checkpoint(const std::string& path, const models::ModelPtr& model,
+                     const nlohmann::json& meta) {
+  MER_CHECK(meta.contains("model") && meta.contains("num_classes") && meta.contains("input_size"),
+            "checkpoint metadata needs model, num_classes and input_size");
+  torch::serialize::OutputArchive archive;
+  model->save(archive);
+  archive.write(kVersionKey, c10::IValue(static_cast<int64_t>(kCheckpointVersion)));
+  archive.write(kMetaKey, c10::IValue(meta.dump()));
+  const std::string tmp = path + ".tmp";
+  archive.save_to(tmp);
+  fs::rename(tmp, path);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  if (!fs::is_regular_file(path)) throw CheckpointError(path + ": checkpoint not found");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error&) {
+    throw CheckpointError(path + ": not a readable mer checkpoint (corrupt or not a LibTorch "
+                          "archive)");
+  }
+  c10::IValue version, meta_text;
+  if (!archive.try_read(kVersionKey, version) || !version.isInt()) {
+    throw CheckpointError(path + ": no mer checkpoint version (not written by mer?)");
+  }
+  if (version.toInt() != kCheckpointVersion) {
+    throw CheckpointError(path + ": checkpoint version " + std::to_string(version.toInt()) +
+                          " is not supported (this mer reads version " +
+                          std::to_string(kCheckpointVersion) + ")");
+  }
+  if (!archive.try_read(kMetaKey, meta_text) || !meta_text.isString()) {
+    throw CheckpointError(path + ": checkpoint has no metadata");
+  }
+  LoadedCheckpoint loaded;
+  try {
+    loaded.meta = nlohmann::json::parse(meta_text.toStringRef());
+    models::ModelConfig config;
+    config.num_classes = loaded.meta.at("num_classes").get<int64_t>();
+    config.input_size = loaded.meta.at("input_size").get<int64_t>();
+    if (loaded.meta.contains("model_options")) {
+      config.options = loaded.meta["model_options"].get<std::map<std::string, std::string>>();
+    }
+    loaded.model = models::make_model(loaded.meta.at("model").get<std::string>(), config);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(path + ": malformed checkpoint metadata: " + e.what());
+  } catch (const ConfigError& e) {
+    throw CheckpointError(path + ": " + e.what());
+  }
+  try {
+    loaded.model->load(archive);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": parameters do not match the model '" +
+                          loaded.meta["model"].get<std::string>() + "'");
+  }
+  loaded.model->eval();
+  return loaded;
+}
+
+}  // namespace mer::engine

@@ -1,0 +1,237 @@
+#include "engine/loso.h"
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/version.h"
+#include "engine/checkpoint.h"
+#include "engine/results.h"
+
+namespace fs = std::filesystem;
+
+namespace mer::engine {
+
+std::string fold_folder_name(const std::string& fold_key) {
+  std::string name;
+  for (char c : fold_key) {
+    if (c == '/') {
+      name += "__";
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') {
+      name += c;
+    } else {
+      name += '_';
+    }
+  }
+  return name;
+}
+
+namespace {
+
+// Everything that changes a fold's result. Threads do not (folds are independent and each
+// is deterministic), so a run may be resumed with another --threads.
+nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
+                            const std::string& data_checksum) {
+  nlohmann::json j = {{"model", o.model},
+                      {"model_options", o.model_options},
+                      {"epochs", o.epochs},
+                      {"lr", o.lr},
+                      {"batch_size", o.batch_size},
+                      {"optimizer", o.optimizer},
+                      {"weight_decay", o.weight_decay},
+                      {"seed", o.seed},
+                      {"class_weights", o.class_weights},
+                      {"protocol", protocol_name(o.protocol)},
+                      {"backend", backend},
+                      {"device", o.device},
+                      {"data_checksum", data_checksum}};
+  if (o.optimizer == "sgd") j["momentum"] = o.momentum;
+  if (o.protocol == Protocol::kInnerVal) {
+    j["val_fraction"] = o.validation_fraction;
+    j["patience"] = o.patience;
+  }
+  return j;
+}
+
+void check_or_write_settings(const fs::path& out, const nlohmann::json& settings) {
+  const fs::path path = out / "run.json";
+  if (fs::exists(path)) {
+    nlohmann::json previous;
+    try {
+      std::ifstream in(path);
+      previous = nlohmann::json::parse(in).at("settings");
+    } catch (const std::exception& e) {
+      throw ConfigError(path.string() + ": unreadable (" + e.what() +
+                        "); remove it or use another --out");
+    }
+    std::string diff;
+    for (const auto& [key, value] : settings.items()) {
+      if (!previous.contains(key) || previous[key] != value) {
+        diff += (diff.empty() ? "" : ", ") + key + " " +
+                (previous.contains(key) ? previous[key].dump() : "(unset)") + " -> " + value.dump();
+      }
+    }
+    if (!diff.empty()) {
+      throw ConfigError(out.string() + " holds a run with other settings (" + diff +
+                        "); use another --out to start a new run");
+    }
+    return;
+  }
+  write_file_atomic(path.string(),
+                    nlohmann::json({{"version", kResultsVersion}, {"settings", settings}}).dump(2));
+}
+
+// A finished fold has a readable fold.json (written after its model.pt) for the same data.
+bool load_finished(const fs::path& dir, const data::Dataset& dataset, FoldOutcome& outcome) {
+  const fs::path result = dir / "fold.json";
+  if (!fs::is_regular_file(result) || !fs::is_regular_file(dir / "model.pt")) return false;
+  try {
+    std::ifstream in(result);
+    outcome = outcome_from_json(nlohmann::json::parse(in), dataset);
+    return true;
+  } catch (const std::exception&) {
+    return false;  // partial or foreign: train the fold again
+  }
+}
+
+}  // namespace
+
+LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
+                    const std::string& out_dir) {
+  const auto start = std::chrono::steady_clock::now();
+  dataset.validate();
+  options.train.validate();
+  const auto& train = options.train;
+  const std::string backend = resolve_backend(train);
+  FoldOptions fold_options;
+  fold_options.seed = train.seed;
+  if (train.protocol == Protocol::kInnerVal) fold_options.validation_fraction = train.validation_fraction;
+  const auto all_folds = make_loso_folds(dataset, fold_options);
+  check_fold_invariants(dataset, all_folds, /*complete=*/true);
+  const auto folds = select_folds(all_folds, options.folds);
+
+  const fs::path out(out_dir);
+  std::error_code ec;
+  fs::create_directories(out / "folds", ec);
+  if (ec) throw ConfigError(out_dir + ": cannot create output folder: " + ec.message());
+  const std::string checksum = dataset.checksum();
+  check_or_write_settings(out, run_settings(train, backend, checksum));
+
+  LosoResult result;
+  std::vector<FoldOutcome> outcomes(folds.size());
+  std::vector<bool> done(folds.size(), false);
+  std::vector<size_t> queue;
+  for (size_t f = 0; f < folds.size(); ++f) {
+    if (load_finished(out / "folds" / fold_folder_name(folds[f].key), dataset, outcomes[f])) {
+      done[f] = true;
+      ++result.resumed;
+    } else {
+      queue.push_back(f);
+    }
+  }
+
+  int64_t threads = options.threads > 0 ? options.threads
+                                        : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  // The fused kernel is single-threaded and folds are independent: one fold per thread. The
+  // torch backend draws dropout from torch's global RNG, so its folds run one at a time with
+  // torch's own intra-op threads.
+  const bool parallel_folds = backend == "fused";
+  const int64_t workers =
+      parallel_folds ? std::max<int64_t>(1, std::min<int64_t>(threads, queue.size())) : 1;
+  at::set_num_threads(parallel_folds ? 1 : static_cast<int>(threads));
+
+  Progress progress("loso " + train.model, static_cast<int64_t>(queue.size()) * train.epochs);
+  progress.set_quiet(options.quiet);
+  if (result.resumed > 0) {
+    progress.message("resuming: " + std::to_string(result.resumed) + " of " +
+                     std::to_string(folds.size()) + " folds already finished in " + out_dir);
+  }
+  if (!options.quiet && !queue.empty()) {
+    progress.message("training " + std::to_string(queue.size()) + " folds, " +
+                     std::to_string(train.epochs) + " epochs, backend " + backend + ", " +
+                     std::to_string(workers) + " parallel fold(s), protocol " +
+                     protocol_name(train.protocol));
+  }
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  const FoldTrainer trainer(dataset, train);
+  auto work = [&] {
+    for (size_t q = next++; q < queue.size(); q = next++) {
+      const size_t f = queue[q];
+      const auto& fold = folds[f];
+      int64_t reported = 0;
+      try {
+        models::ModelPtr model;
+        auto outcome = trainer.run(fold, model, [&](int64_t epoch) {
+          progress.advance(epoch - reported, "fold " + fold.key + " epoch " +
+                                                 std::to_string(epoch) + "/" +
+                                                 std::to_string(train.epochs));
+          reported = epoch;
+        });
+        progress.advance(train.epochs - reported);  // early stop: the rest counts as done
+        const fs::path dir = out / "folds" / fold_folder_name(fold.key);
+        fs::create_directories(dir);
+        nlohmann::json meta = {{"model", train.model},
+                               {"model_options", train.model_options},
+                               {"num_classes", dataset.num_classes()},
+                               {"input_size", dataset.flow_side()},
+                               {"class_names", dataset.class_names},
+                               {"fold", fold.key},
+                               {"protocol", protocol_name(train.protocol)},
+                               {"epoch", outcome.epoch_used},
+                               {"data_checksum", checksum}};
+        save_checkpoint((dir / "model.pt").string(), model, meta);
+        write_file_atomic((dir / "fold.json").string(), outcome_to_json(outcome, dataset).dump());
+        int64_t correct = 0;
+        for (size_t i = 0; i < outcome.samples.size(); ++i) {
+          correct += outcome.predictions[i] == dataset.samples[outcome.samples[i]].label;
+        }
+        progress.message("fold " + fold.key + ": " + std::to_string(correct) + "/" +
+                         std::to_string(outcome.samples.size()) + " correct, " +
+                         format_duration(outcome.seconds));
+        std::lock_guard<std::mutex> lock(mutex);
+        outcomes[f] = std::move(outcome);
+        done[f] = true;
+      } catch (const std::exception& e) {
+        progress.advance(train.epochs - reported);
+        progress.message("fold " + fold.key + " FAILED: " + e.what());
+        std::lock_guard<std::mutex> lock(mutex);
+        result.failures.push_back(fold.key + ": " + e.what());
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int64_t w = 1; w < workers; ++w) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  progress.finish();
+
+  for (size_t f = 0; f < folds.size(); ++f) {
+    if (done[f]) result.outcomes.push_back(std::move(outcomes[f]));
+  }
+  RunDescription run;
+  run.model = train.model;
+  run.options = train;
+  run.backend = backend;
+  run.data = options.data_label.empty() ? dataset.root : options.data_label;
+  run.data_checksum = checksum;
+  run.folds_total = static_cast<int64_t>(all_folds.size());
+  run.threads = threads;
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!result.outcomes.empty()) {
+    result.summary = make_summary(result.outcomes, dataset, run);
+    result.summary["resumed_folds"] = result.resumed;
+    result.summary["failed_folds"] = result.failures;
+    write_file_atomic((out / "summary.json").string(), result.summary.dump(2));
+    write_file_atomic((out / "predictions.csv").string(),
+                      predictions_csv(result.outcomes, dataset, train.protocol));
+  }
+  return result;
+}
+
+}  // namespace mer::engine

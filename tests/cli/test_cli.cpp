@@ -1,0 +1,130 @@
+// The CLI tested like a binding: each failure mode fails clearly, options take effect, and
+// the train -> save -> resume path works through the real binary.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+Run mer(const std::string& args) {
+  const std::string command = std::string(MER_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+fs::path temp(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("mer_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST(Cli, NoSubcommandFailsWithUsage) {
+  const auto r = mer("");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("loso"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ModelsListsTheRegistry) {
+  const auto r = mer("models");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("ststnet"), std::string::npos);
+}
+
+TEST(Cli, BadInvocationsFailWithAClearMessage) {
+  struct Case {
+    std::string args, expected;
+  };
+  const std::vector<Case> cases = {
+      {"loso --data /nonexistent/megc", "/nonexistent/megc"},
+      {"loso --model resnet9000 --epochs 1", "unknown model 'resnet9000'"},
+      {"loso --epochs 0", "--epochs"},
+      {"loso --protocol best-epoch", "--protocol"},
+      {"loso --lr -1", "--lr"},
+      {"loso --bogus-flag", "bogus-flag"},
+      {"loso --model-opt dropout --epochs 1", "expected key=value"},
+      {"loso --model-opt colour=blue --epochs 1", "unknown option"},
+      {"loso --folds 999 --epochs 1", "--folds 999"},
+      {"loso --backend fused --device cuda --epochs 1", "--device cuda"},
+      {"synth", "--out"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    const auto r = mer(c.args + " --out " + temp("bad").string());
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  }
+}
+
+TEST(Cli, SynthThenLosoThenResume) {
+  const auto data = temp("data"), out = temp("out");
+  auto r = mer("synth --out " + data.string() + " --synth-subjects 3 --synth-samples 6");
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(data / "labels.csv"));
+
+  r = mer("loso --data " + data.string() + " --epochs 2 --batch-size 8 --lr 1e-3 --out " +
+          out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("UF1"), std::string::npos) << r.output;
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["epochs"], 2);
+  EXPECT_EQ(summary["folds"], 3);
+  EXPECT_EQ(summary["protocol"], "honest");
+  EXPECT_EQ(summary["training"]["batch_size"], 8);
+  EXPECT_TRUE(fs::exists(out / "predictions.csv"));
+
+  r = mer("loso --data " + data.string() + " --epochs 2 --batch-size 8 --lr 1e-3 --out " +
+          out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 of 3 folds already finished"), std::string::npos) << r.output;
+  EXPECT_EQ(read_json(out / "summary.json")["uf1"], summary["uf1"]);
+
+  r = mer("loso --data " + data.string() + " --epochs 3 --batch-size 8 --lr 1e-3 --out " +
+          out.string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("other settings"), std::string::npos) << r.output;
+  fs::remove_all(data);
+  fs::remove_all(out);
+}
+
+TEST(Cli, OptionsTakeEffect) {
+  const auto out = temp("opts");
+  const auto r = mer("loso --synth-subjects 4 --synth-samples 5 --epochs 2 --folds 2 "
+                     "--protocol oracle --optimizer sgd --class-weights balanced --seed 7 --quiet "
+                     "--out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ORACLE"), std::string::npos) << r.output;
+  const auto s = read_json(out / "summary.json");
+  EXPECT_EQ(s["folds"], 2);
+  EXPECT_EQ(s["folds_total"], 4);
+  EXPECT_EQ(s["seed"], 7);
+  EXPECT_EQ(s["protocol"], "oracle");
+  EXPECT_EQ(s["training"]["optimizer"], "sgd");
+  EXPECT_EQ(s["training"]["class_weights"], "balanced");
+  EXPECT_NE(s["data"].get<std::string>().find("synthetic(subjects=4"), std::string::npos);
+  fs::remove_all(out);
+}

@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "data/prepared_io.h"
+#include "data/synthetic.h"
+
+namespace fs = std::filesystem;
+
+namespace mer::data {
+namespace {
+
+// A valid prepared folder written from a small synthetic set, rewritten per test.
+class PreparedFolder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!has_image_io()) GTEST_SKIP() << "built without OpenCV: no image files";
+    dir_ = fs::temp_directory_path() /
+           ("mer_test_prepared_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    dataset_ = make_synthetic(SyntheticOptions().subjects(3).samples_per_subject(4).face_size(32));
+    write_prepared(dataset_, dir_.string());
+    std::ifstream in(dir_ / "labels.csv");
+    for (std::string line; std::getline(in, line);) lines_.push_back(line);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void rewrite(const std::vector<std::string>& lines) {
+    std::ofstream out(dir_ / "labels.csv", std::ios::trunc);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  // Expects read_prepared to fail with a DataError whose message holds every fragment.
+  void expect_error(const std::vector<std::string>& fragments) {
+    try {
+      read_prepared(dir_.string());
+      FAIL() << "expected DataError";
+    } catch (const DataError& e) {
+      for (const auto& f : fragments) {
+        EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
+            << "message '" << e.what() << "' lacks '" << f << "'";
+      }
+    }
+  }
+
+  fs::path dir_;
+  Dataset dataset_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
+TEST_F(PreparedFolder, RoundTripIsExact) {
+  const auto read = read_prepared(dir_.string());
+  EXPECT_EQ(read.size(), dataset_.size());
+  EXPECT_EQ(read.class_names, dataset_.class_names);
+  EXPECT_TRUE(torch::equal(read.flows, dataset_.flows));
+  EXPECT_TRUE(torch::equal(read.labels(), dataset_.labels()));
+  EXPECT_EQ(read.checksum(), dataset_.checksum());
+  EXPECT_EQ(read.samples[2].flow_path, dataset_.samples[2].flow_path);
+}
+
+TEST_F(PreparedFolder, MissingFolderAndLabelsFile) {
+  EXPECT_THROW(read_prepared((dir_ / "nope").string()), DataError);
+  fs::remove(dir_ / "labels.csv");
+  expect_error({"labels.csv", "not found"});
+}
+
+TEST_F(PreparedFolder, MissingColumn) {
+  auto lines = lines_;
+  lines[0] = "dataset,subject,sample,label,emotion,flow,facecrop";
+  rewrite(lines);
+  expect_error({"labels.csv:1", "missing column 'face'"});
+}
+
+TEST_F(PreparedFolder, MalformedRowNamesItsLine) {
+  auto lines = lines_;
+  lines[3] = "synth,s01,clip99,0,negative";
+  rewrite(lines);
+  expect_error({"labels.csv:4", "expected 7 fields, found 5"});
+}
+
+TEST_F(PreparedFolder, UnknownLabel) {
+  for (const std::string bad : {"x", "-1", "1.5", ""}) {
+    auto lines = lines_;
+    std::stringstream row(lines[2]);
+    std::vector<std::string> f;
+    for (std::string s; std::getline(row, s, ',');) f.push_back(s);
+    f[3] = bad;
+    lines[2] = f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5] + "," + f[6];
+    rewrite(lines);
+    expect_error({"labels.csv:3"});
+  }
+}
+
+TEST_F(PreparedFolder, LabelWhoseNameDisagrees) {
+  auto lines = lines_;
+  // Give row 2's label a different class name.
+  const auto comma = [](const std::string& s, int n) {
+    size_t p = 0;
+    for (int i = 0; i < n; ++i) p = s.find(',', p) + 1;
+    return p;
+  };
+  const size_t start = comma(lines[2], 4), end = lines[2].find(',', start);
+  lines[2] = lines[2].substr(0, start) + "joy" + lines[2].substr(end);
+  rewrite(lines);
+  expect_error({"labels.csv:", "is named"});
+}
+
+TEST_F(PreparedFolder, DuplicateSample) {
+  auto lines = lines_;
+  lines.push_back(lines[1]);
+  rewrite(lines);
+  expect_error({"labels.csv:" + std::to_string(lines.size()), "duplicate sample", "first on line 2"});
+}
+
+TEST_F(PreparedFolder, MissingFlowFile) {
+  fs::remove(dir_ / dataset_.samples[1].flow_path);
+  expect_error({"labels.csv:3", dataset_.samples[1].flow_path, "does not exist"});
+}
+
+TEST_F(PreparedFolder, CorruptImage) {
+  std::ofstream(dir_ / dataset_.samples[0].flow_path, std::ios::trunc) << "\x89PNG garbage";
+  expect_error({"labels.csv:2", "cannot decode", dataset_.samples[0].flow_path});
+}
+
+TEST_F(PreparedFolder, LabelsMustBeContiguousClassIndices) {
+  std::vector<std::string> lines = {lines_[0]};
+  for (size_t i = 1; i < lines_.size(); ++i) {
+    if (dataset_.samples[i - 1].label != 1) lines.push_back(lines_[i]);
+  }
+  rewrite(lines);
+  expect_error({"label 1 never occurs"});
+}
+
+TEST(RealData, Megc2019CompositeReadsWithItsKnownCounts) {
+  const fs::path dir = fs::path(MER_SHARED_DATA) / "megc2019";
+  if (!fs::exists(dir)) GTEST_SKIP() << dir << " not present (licensed data lives in ../shared)";
+  if (!has_image_io()) GTEST_SKIP() << "built without OpenCV";
+  const auto d = read_prepared(dir.string());
+  EXPECT_EQ(d.size(), 442);
+  EXPECT_EQ(d.fold_keys().size(), 68u);
+  EXPECT_EQ(d.class_names, megc2019_class_names());
+  EXPECT_EQ(d.flow_side(), 28);
+  std::map<std::string, int> per_part;
+  std::vector<int> per_class(3, 0);
+  for (const auto& s : d.samples) {
+    ++per_part[s.dataset];
+    ++per_class[s.label];
+  }
+  EXPECT_EQ(per_part["casme2"], 145);
+  EXPECT_EQ(per_part["samm"], 133);
+  EXPECT_EQ(per_part["smic"], 164);
+  EXPECT_EQ(per_class, (std::vector<int>{250, 109, 83}));
+  EXPECT_EQ(d.samples[0].sample, "EP02_01f");
+  EXPECT_EQ(d.samples[0].label, 1);
+  EXPECT_GE(d.flows.min().item<float>(), 0.f);
+  EXPECT_LE(d.flows.max().item<float>(), 255.f);
+}
+
+}  // namespace mer::data

@@ -1,0 +1,243 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/csv.h"
+#include "core/error.h"
+#include "data/synthetic.h"
+#include "engine/loso.h"
+#include "engine/results.h"
+#include "engine_fixtures.h"
+
+namespace fs = std::filesystem;
+
+namespace mer::engine {
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("mer_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+const data::Dataset& small_synthetic() {
+  static const data::Dataset dataset =
+      data::make_synthetic(data::SyntheticOptions().subjects(4).samples_per_subject(8).face_size(0));
+  return dataset;
+}
+
+LosoOptions quick_options(int64_t epochs = 3) {
+  LosoOptions o;
+  o.train.epochs = epochs;
+  o.train.batch_size = 16;
+  o.train.lr = 1e-3;
+  o.quiet = true;
+  o.threads = 2;
+  return o;
+}
+
+std::vector<std::vector<float>> all_probabilities(const LosoResult& r) {
+  std::vector<std::vector<float>> out;
+  for (const auto& o : r.outcomes) out.insert(out.end(), o.probabilities.begin(), o.probabilities.end());
+  return out;
+}
+
+}  // namespace
+
+TEST(Loso, HonestRunWritesSummaryPredictionsAndCheckpoints) {
+  const auto dir = fresh_dir("honest");
+  const auto result = run_loso(small_synthetic(), quick_options(), dir.string());
+  ASSERT_TRUE(result.failures.empty());
+  const auto& s = result.summary;
+  for (const char* key : {"model", "protocol", "epochs", "seed", "folds", "uf1", "uar", "accuracy",
+                          "per_dataset", "confusion", "seconds", "data_checksum", "version"}) {
+    EXPECT_TRUE(s.contains(key)) << key;
+  }
+  EXPECT_EQ(s["protocol"], "honest");
+  EXPECT_EQ(s["folds"], 4);
+  EXPECT_TRUE(s["complete"].get<bool>());
+  EXPECT_TRUE(s["per_dataset"].contains("synth"));
+  // Every sample predicted exactly once, with probabilities summing to one.
+  const auto rows = csv::read_file((dir / "predictions.csv").string());
+  ASSERT_EQ(rows.size(), static_cast<size_t>(small_synthetic().size()) + 1);
+  std::set<std::string> seen;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    EXPECT_TRUE(seen.insert(rows[r].fields[1] + "/" + rows[r].fields[2]).second);
+    const double total = std::stod(rows[r].fields[5]) + std::stod(rows[r].fields[6]) +
+                         std::stod(rows[r].fields[7]);
+    EXPECT_NEAR(total, 1.0, 1e-4);
+    EXPECT_EQ(rows[r].fields.back(), "honest");
+  }
+  for (const auto& o : result.outcomes) {
+    EXPECT_EQ(o.epoch_used, 3);
+    EXPECT_TRUE(fs::is_regular_file(dir / "folds" / fold_folder_name(o.key) / "model.pt"));
+    EXPECT_TRUE(fs::is_regular_file(dir / "folds" / fold_folder_name(o.key) / "fold.json"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Loso, SameSeedGivesIdenticalResultsWhateverTheThreadCount) {
+  const auto a = fresh_dir("det_a"), b = fresh_dir("det_b"), c = fresh_dir("det_c");
+  auto one = quick_options();
+  one.threads = 1;
+  const auto r1 = run_loso(small_synthetic(), one, a.string());
+  const auto r2 = run_loso(small_synthetic(), quick_options(), b.string());
+  EXPECT_EQ(all_probabilities(r1), all_probabilities(r2));
+  auto other_seed = quick_options();
+  other_seed.train.seed = 2;
+  const auto r3 = run_loso(small_synthetic(), other_seed, c.string());
+  EXPECT_NE(all_probabilities(r1), all_probabilities(r3));
+  for (const auto& d : {a, b, c}) fs::remove_all(d);
+}
+
+TEST(Loso, ResumeSkipsFinishedFoldsAndRetrainsPartialOnes) {
+  const auto reference_dir = fresh_dir("resume_ref"), dir = fresh_dir("resume");
+  const auto reference = run_loso(small_synthetic(), quick_options(), reference_dir.string());
+
+  auto first_two = quick_options();
+  first_two.folds = "2";
+  const auto partial = run_loso(small_synthetic(), first_two, dir.string());
+  EXPECT_EQ(partial.outcomes.size(), 2u);
+  EXPECT_FALSE(partial.summary["complete"].get<bool>());
+
+  const auto resumed = run_loso(small_synthetic(), quick_options(), dir.string());
+  EXPECT_EQ(resumed.resumed, 2);
+  EXPECT_EQ(all_probabilities(resumed), all_probabilities(reference));
+
+  // A fold whose result file was cut short (killed mid-write) or lost is trained again.
+  const auto fold0 = dir / "folds" / fold_folder_name(resumed.outcomes[0].key);
+  const auto fold1 = dir / "folds" / fold_folder_name(resumed.outcomes[1].key);
+  std::ofstream(fold0 / "fold.json", std::ios::trunc) << "{\"version\": 1, \"fold\":";
+  fs::remove(fold1 / "fold.json");
+  const auto again = run_loso(small_synthetic(), quick_options(), dir.string());
+  EXPECT_EQ(again.resumed, 2);
+  EXPECT_EQ(all_probabilities(again), all_probabilities(reference));
+  fs::remove_all(reference_dir);
+  fs::remove_all(dir);
+}
+
+TEST(Loso, RerunWithOtherSettingsInSameFolderIsRefused) {
+  const auto dir = fresh_dir("settings");
+  run_loso(small_synthetic(), quick_options(2), dir.string());
+  try {
+    run_loso(small_synthetic(), quick_options(3), dir.string());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("epochs 2 -> 3"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Loso, OracleProtocolIsLabelledInEveryOutput) {
+  const auto dir = fresh_dir("oracle");
+  auto o = quick_options(4);
+  o.train.protocol = Protocol::kOracle;
+  const auto result = run_loso(small_synthetic(), o, dir.string());
+  EXPECT_EQ(result.summary["protocol"], "oracle");
+  EXPECT_NE(result.summary["protocol_note"].get<std::string>().find("ORACLE"), std::string::npos);
+  EXPECT_TRUE(result.summary.contains("honest_last_epoch"));
+  EXPECT_NE(format_summary_table(result.summary).find("ORACLE"), std::string::npos);
+  const auto rows = csv::read_file((dir / "predictions.csv").string());
+  for (size_t r = 1; r < rows.size(); ++r) EXPECT_EQ(rows[r].fields.back(), "oracle");
+  std::ifstream run_json(dir / "run.json");
+  EXPECT_NE(std::string(std::istreambuf_iterator<char>(run_json), {}).find("oracle"),
+            std::string::npos);
+  // The oracle epoch is the best test accuracy seen over the epochs.
+  for (const auto& outcome : result.outcomes) {
+    const double best = *std::max_element(outcome.selection_score.begin(), outcome.selection_score.end());
+    EXPECT_DOUBLE_EQ(outcome.selection_score[outcome.epoch_used - 1], best);
+  }
+  fs::remove_all(dir);
+}
+
+// The strongest form of "no test-subject sample influences its fold's training": replace the
+// test subject's data and labels by anything else and the trained model is bit-identical.
+class NoLeakage : public ::testing::TestWithParam<std::tuple<std::string, Protocol>> {};
+
+TEST_P(NoLeakage, TestSubjectDataDoesNotChangeTheTrainedModel) {
+  const auto [backend, protocol] = GetParam();
+  TrainOptions options;
+  options.epochs = 3;
+  options.batch_size = 16;
+  options.lr = 1e-3;
+  options.backend = backend;
+  options.protocol = protocol;
+  options.validation_fraction = 0.34;
+  options.class_weights = "balanced";
+  const auto& clean = small_synthetic();
+  FoldOptions fold_options;
+  if (protocol == Protocol::kInnerVal) fold_options.validation_fraction = 0.34;
+  const auto fold = make_loso_folds(clean, fold_options)[1];
+  data::Dataset tampered = clean;
+  tampered.flows = clean.flows.clone();
+  for (auto i : fold.test) {
+    tampered.flows[i].fill_(255.0f - tampered.flows[i]);
+    tampered.samples[i].label = (tampered.samples[i].label + 1) % 3;
+  }
+  models::ModelPtr model_clean, model_tampered;
+  FoldTrainer(clean, options).run(fold, model_clean);
+  FoldTrainer(tampered, options).run(fold, model_tampered);
+  const auto pa = model_clean->named_parameters(), pb = model_tampered->named_parameters();
+  for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
+  const auto ba = model_clean->named_buffers(), bb = model_tampered->named_buffers();
+  for (const auto& item : ba) EXPECT_TRUE(torch::equal(item.value(), bb[item.key()])) << item.key();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BackendsAndHonestProtocols, NoLeakage,
+    ::testing::Combine(::testing::Values("fused", "torch"),
+                       ::testing::Values(Protocol::kHonest, Protocol::kInnerVal)));
+
+TEST(Loso, InnerValSelectsEpochOnValidationSubjects) {
+  const auto dir = fresh_dir("innerval");
+  auto o = quick_options(6);
+  o.train.protocol = Protocol::kInnerVal;
+  o.train.validation_fraction = 0.34;
+  o.train.patience = 2;
+  const auto result = run_loso(small_synthetic(), o, dir.string());
+  ASSERT_TRUE(result.failures.empty());
+  EXPECT_EQ(result.summary["protocol"], "inner-val");
+  for (const auto& outcome : result.outcomes) {
+    EXPECT_GE(outcome.epoch_used, 1);
+    EXPECT_LE(outcome.epoch_used, outcome.epochs_run);
+    EXPECT_EQ(outcome.selection_score.size(), static_cast<size_t>(outcome.epochs_run));
+    // Early stopping: never more than `patience` epochs past the selected one.
+    EXPECT_LE(outcome.epochs_run - outcome.epoch_used, 2);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Loso, TorchBackendIsDeterministicToo) {
+  const auto a = fresh_dir("torch_a"), b = fresh_dir("torch_b");
+  auto o = quick_options(2);
+  o.train.backend = "torch";
+  o.folds = "2";
+  const auto r1 = run_loso(small_synthetic(), o, a.string());
+  const auto r2 = run_loso(small_synthetic(), o, b.string());
+  EXPECT_EQ(all_probabilities(r1), all_probabilities(r2));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(Loso, OptionValidation) {
+  TrainOptions o;
+  o.epochs = 0;
+  EXPECT_THROW(o.validate(), ConfigError);
+  o = {};
+  o.model = "nope";
+  EXPECT_THROW(o.validate(), ConfigError);
+  o = {};
+  o.optimizer = "rmsprop";
+  EXPECT_THROW(o.validate(), ConfigError);
+  o = {};
+  o.backend = "fused";
+  o.device = "cuda";
+  EXPECT_THROW(o.validate(), ConfigError);
+  o = {};
+  o.protocol = Protocol::kInnerVal;
+  o.validation_fraction = 0.0;
+  EXPECT_THROW(o.validate(), ConfigError);
+}
+
+}  // namespace mer::engine
