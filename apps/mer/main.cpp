@@ -12,6 +12,7 @@
 #include "engine/loso.h"
 #include "engine/results.h"
 #include "models/registry.h"
+#include "mpi_session.h"
 
 namespace {
 
@@ -71,7 +72,7 @@ struct LosoArgs {
   SynthArgs synth;
 };
 
-int run_loso(LosoArgs& args) {
+int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   auto& train = args.loso.train;
   train.protocol = mer::engine::parse_protocol(args.protocol);
   for (const auto& kv : args.model_opts) {
@@ -99,7 +100,10 @@ int run_loso(LosoArgs& args) {
     args.out = "runs/loso-" + train.model + "-" + args.protocol + "-e" +
                std::to_string(train.epochs) + "-s" + std::to_string(train.seed);
   }
+  args.loso.distribution = mpi.distribution();
+  if (mpi.rank() != 0) args.loso.quiet = true;  // one progress display: rank 0's
   const auto result = mer::engine::run_loso(dataset, args.loso, args.out);
+  if (mpi.size() > 1 && mpi.rank() != 0) return result.failures.empty() ? 0 : 1;
   if (!result.summary.is_null()) {
     std::cout << mer::engine::format_summary_table(result.summary);
     std::cout << "  results: " << args.out << "/summary.json, " << args.out
@@ -117,6 +121,7 @@ int run_loso(LosoArgs& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mer::cli::MpiSession mpi(&argc, &argv);
   CLI::App app{"mer: micro-expression recognition toolkit (version " + std::string(mer::kVersion) +
                ")"};
   app.require_subcommand(1);
@@ -198,8 +203,14 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  mer loso                                   # STSTNet on the built-in synthetic set\n"
       "  mer loso --model ststnet --data ../shared/data/megc2019 --epochs 500 --out runs/st\n"
-      "  mer loso --data DIR --protocol inner-val --patience 50 --folds 4");
+      "  mer loso --data DIR --protocol inner-val --patience 50 --folds 4\n"
+      "  mpirun -np 4 --hostfile hosts mer loso --data DIR --out /shared/run   # folds over 4 "
+      "processes");
 
+  if (argc == 1) {  // no subcommand: show what there is
+    std::cout << app.help();
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -208,16 +219,16 @@ int main(int argc, char** argv) {
   try {
     if (models->parsed()) return run_models();
     if (synth_cmd->parsed()) return run_synth(synth, synth_out);
-    if (loso_cmd->parsed()) return run_loso(loso);
+    if (loso_cmd->parsed()) return run_loso(loso, mpi);
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());
-    return 1;
+    mpi.abort(1);
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "mer: torch error: %s\n", e.what_without_backtrace());
-    return 1;
+    mpi.abort(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());
-    return 1;
+    mpi.abort(1);
   }
   return 0;
 }

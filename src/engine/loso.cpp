@@ -120,17 +120,25 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   fs::create_directories(out / "folds", ec);
   if (ec) throw ConfigError(out_dir + ": cannot create output folder: " + ec.message());
   const std::string checksum = dataset.checksum();
-  check_or_write_settings(out, run_settings(train, backend, checksum));
+  const auto& dist = options.distribution;
+  MER_CHECK(dist.size >= 1 && dist.rank >= 0 && dist.rank < dist.size,
+            "invalid fold distribution rank/size");
+  MER_CHECK(dist.size == 1 || dist.barrier, "several processes need a barrier");
+  // Rank 0 writes run.json before the others compare against it.
+  if (dist.rank == 0) check_or_write_settings(out, run_settings(train, backend, checksum));
+  if (dist.size > 1) dist.barrier();
+  if (dist.rank != 0) check_or_write_settings(out, run_settings(train, backend, checksum));
 
   LosoResult result;
   std::vector<FoldOutcome> outcomes(folds.size());
   std::vector<bool> done(folds.size(), false);
   std::vector<size_t> queue;
+  size_t unfinished = 0;
   for (size_t f = 0; f < folds.size(); ++f) {
     if (load_finished(out / "folds" / fold_folder_name(folds[f].key), dataset, outcomes[f])) {
       done[f] = true;
       ++result.resumed;
-    } else {
+    } else if (unfinished++ % dist.size == static_cast<size_t>(dist.rank)) {
       queue.push_back(f);
     }
   }
@@ -145,14 +153,17 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
       parallel_folds ? std::max<int64_t>(1, std::min<int64_t>(threads, queue.size())) : 1;
   at::set_num_threads(parallel_folds ? 1 : static_cast<int>(threads));
 
-  Progress progress("loso " + train.model, static_cast<int64_t>(queue.size()) * train.epochs);
+  const std::string who =
+      dist.size > 1 ? " [rank " + std::to_string(dist.rank) + "/" + std::to_string(dist.size) + "]"
+                    : "";
+  Progress progress("loso " + train.model + who, static_cast<int64_t>(queue.size()) * train.epochs);
   progress.set_quiet(options.quiet);
-  if (result.resumed > 0) {
+  if (result.resumed > 0 && dist.rank == 0) {
     progress.message("resuming: " + std::to_string(result.resumed) + " of " +
                      std::to_string(folds.size()) + " folds already finished in " + out_dir);
   }
   if (!options.quiet && !queue.empty()) {
-    progress.message("training " + std::to_string(queue.size()) + " folds, " +
+    progress.message("training " + std::to_string(queue.size()) + " folds" + who + ", " +
                      std::to_string(train.epochs) + " epochs, backend " + backend + ", " +
                      std::to_string(workers) + " parallel fold(s), protocol " +
                      protocol_name(train.protocol));
@@ -211,6 +222,20 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   for (auto& t : pool) t.join();
   progress.finish();
 
+  if (dist.size > 1) {
+    dist.barrier();  // every rank's folds are on disk now
+    if (dist.rank != 0) return result;
+    for (size_t f = 0; f < folds.size(); ++f) {
+      if (!done[f]) {
+        done[f] = load_finished(out / "folds" / fold_folder_name(folds[f].key), dataset, outcomes[f]);
+        if (!done[f] && std::find_if(result.failures.begin(), result.failures.end(),
+                                     [&](const std::string& m) { return m.rfind(folds[f].key + ":", 0) == 0; }) ==
+                            result.failures.end()) {
+          result.failures.push_back(folds[f].key + ": not finished (failed on another rank)");
+        }
+      }
+    }
+  }
   for (size_t f = 0; f < folds.size(); ++f) {
     if (done[f]) result.outcomes.push_back(std::move(outcomes[f]));
   }

@@ -69,7 +69,7 @@ TEST(Cli, BadInvocationsFailWithAClearMessage) {
       {"loso --model-opt colour=blue --epochs 1", "unknown option"},
       {"loso --folds 999 --epochs 1", "--folds 999"},
       {"loso --backend fused --device cuda --epochs 1", "--device cuda"},
-      {"synth", "--out"},
+      {"synth --synth-subjects 1", "--synth-subjects"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);
@@ -127,4 +127,36 @@ TEST(Cli, OptionsTakeEffect) {
   EXPECT_EQ(s["training"]["class_weights"], "balanced");
   EXPECT_NE(s["data"].get<std::string>().find("synthetic(subjects=4"), std::string::npos);
   fs::remove_all(out);
+}
+
+// Folds shared among MPI ranks give exactly the figures of a one-process run.
+TEST(Cli, MpirunSharesFoldsAndMatchesOneProcess) {
+#ifndef MER_TEST_MPIRUN
+  GTEST_SKIP() << "mer was built without MPI";
+#else
+  const auto single = temp("mpi_single"), shared = temp("mpi_shared");
+  const std::string args = "loso --synth-subjects 5 --synth-samples 5 --epochs 2 --threads 1 "
+                           "--quiet --out ";
+  auto r = mer(args + single.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string command = std::string(MER_TEST_MPIRUN) +
+                              " -np 2 --oversubscribe --allow-run-as-root " + MER_BINARY + " " +
+                              args + shared.string() + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  const auto a = read_json(single / "summary.json"), b = read_json(shared / "summary.json");
+  EXPECT_EQ(b["folds"], 5);
+  EXPECT_EQ(a["uf1"], b["uf1"]);
+  EXPECT_EQ(a["confusion"], b["confusion"]);
+  std::ifstream pa(single / "predictions.csv"), pb(shared / "predictions.csv");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(pa), {}),
+            std::string(std::istreambuf_iterator<char>(pb), {}));
+  fs::remove_all(single);
+  fs::remove_all(shared);
+#endif
 }

@@ -172,7 +172,8 @@ TEST_P(NoLeakage, TestSubjectDataDoesNotChangeTheTrainedModel) {
   data::Dataset tampered = clean;
   tampered.flows = clean.flows.clone();
   for (auto i : fold.test) {
-    tampered.flows[i].fill_(255.0f - tampered.flows[i]);
+    auto flow = tampered.flows[i];
+    flow.copy_(255.0f - flow.clone());
     tampered.samples[i].label = (tampered.samples[i].label + 1) % 3;
   }
   models::ModelPtr model_clean, model_tampered;
