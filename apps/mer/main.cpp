@@ -9,6 +9,7 @@
 #include "core/version.h"
 #include "data/prepared_io.h"
 #include "data/synthetic.h"
+#include "engine/evaluate.h"
 #include "engine/loso.h"
 #include "engine/results.h"
 #include "models/registry.h"
@@ -118,6 +119,35 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   return 0;
 }
 
+struct EvaluateArgs {
+  std::string run, data;
+  SynthArgs synth;
+};
+
+int run_evaluate(EvaluateArgs& args) {
+  mer::data::Dataset dataset;
+  if (args.data.empty()) {
+    args.synth.apply();
+    dataset = mer::data::make_synthetic(args.synth.options);
+  } else {
+    dataset = mer::data::read_prepared(args.data);
+  }
+  const auto report = mer::engine::evaluate_run(dataset, args.run);
+  const auto& m = report.metrics;
+  std::printf("re-evaluated %lld folds, %lld samples of %s from their checkpoints%s\n",
+              static_cast<long long>(report.folds), static_cast<long long>(report.samples),
+              args.run.c_str(),
+              report.protocol == "oracle" ? " (oracle run: checkpoints hold the last epoch)" : "");
+  std::printf("  UF1 %.4f  UAR %.4f  accuracy %.4f\n", m.uf1, m.uar, m.accuracy);
+  if (report.mismatches > 0) {
+    std::printf("  %lld predictions differ from those recorded at training time\n",
+                static_cast<long long>(report.mismatches));
+    return 1;
+  }
+  std::printf("  every prediction matches the one recorded at training time\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +237,17 @@ int main(int argc, char** argv) {
       "  mpirun -np 4 --hostfile hosts mer loso --data DIR --out /shared/run   # folds over 4 "
       "processes");
 
+  EvaluateArgs evaluate;
+  auto* evaluate_cmd = app.add_subcommand(
+      "evaluate", "Re-predict every fold of a finished LOSO run from its checkpoints");
+  evaluate_cmd->add_option("--run", evaluate.run, "output folder of `mer loso`")
+      ->required()->check(CLI::ExistingDirectory);
+  evaluate_cmd->add_option("--data", evaluate.data,
+                           "the prepared dataset the run used (default: built-in synthetic)")
+      ->check(CLI::ExistingDirectory);
+  add_synth_options(evaluate_cmd, evaluate.synth, "Synthetic data (when no --data)");
+  evaluate_cmd->footer("Example: mer evaluate --run runs/st --data ../shared/data/megc2019");
+
   if (argc == 1) {  // no subcommand: show what there is
     std::cout << app.help();
     return 2;
@@ -220,6 +261,7 @@ int main(int argc, char** argv) {
     if (models->parsed()) return run_models();
     if (synth_cmd->parsed()) return run_synth(synth, synth_out);
     if (loso_cmd->parsed()) return run_loso(loso, mpi);
+    if (evaluate_cmd->parsed()) return run_evaluate(evaluate);
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());
     mpi.abort(1);

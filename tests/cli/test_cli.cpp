@@ -103,6 +103,15 @@ TEST(Cli, SynthThenLosoThenResume) {
   EXPECT_NE(r.output.find("3 of 3 folds already finished"), std::string::npos) << r.output;
   EXPECT_EQ(read_json(out / "summary.json")["uf1"], summary["uf1"]);
 
+  // train -> save -> evaluate reproduces every prediction from the checkpoints.
+  r = mer("evaluate --run " + out.string() + " --data " + data.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("every prediction matches"), std::string::npos) << r.output;
+  // Evaluating against other data is refused.
+  r = mer("evaluate --run " + out.string() + " --synth-subjects 3");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("other data"), std::string::npos) << r.output;
+
   r = mer("loso --data " + data.string() + " --epochs 3 --batch-size 8 --lr 1e-3 --out " +
           out.string());
   EXPECT_NE(r.code, 0);
