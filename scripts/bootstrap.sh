@@ -19,7 +19,7 @@ done
 # What each package is for: see README.md, "Dependencies".
 packages=(build-essential cmake ninja-build pkg-config
           libtorch-dev libopencv-dev libopencv-contrib-dev libdlib-dev libdlib-data
-          libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+          libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libpugixml-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
