@@ -2,6 +2,8 @@
 // the library, prints results; every error becomes one line naming the problem and a
 // non-zero exit code.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 
@@ -13,14 +15,12 @@
 #include "engine/loso.h"
 #include "engine/results.h"
 #include "models/registry.h"
+#ifdef MER_WITH_VISION
+#include "report/explain_figure.h"
+#endif
 #include "mpi_session.h"
 
 namespace {
-
-// Epochs when --epochs is not given: STSTNet's paper value on real data; on the small
-// built-in synthetic set fewer epochs reach the same point and keep the first run short.
-constexpr int64_t kDefaultEpochs = 500;
-constexpr int64_t kSyntheticDefaultEpochs = 200;
 
 struct SynthArgs {
   mer::data::SyntheticOptions options;
@@ -51,6 +51,11 @@ int run_models() {
     if (!info.options_help.empty()) {
       std::printf("%-12s   --model-opt %s\n", "", info.options_help.c_str());
     }
+    const auto& t = info.training;
+    std::printf("%-12s   training defaults: --epochs %lld (synthetic %lld) --lr %g --batch-size %lld "
+                "--optimizer %s --weight-decay %g\n",
+                "", static_cast<long long>(t.epochs), static_cast<long long>(t.synthetic_epochs),
+                t.lr, static_cast<long long>(t.batch_size), t.optimizer.c_str(), t.weight_decay);
   }
   return 0;
 }
@@ -71,7 +76,20 @@ struct LosoArgs {
   int64_t epochs = 0;
   std::vector<std::string> model_opts;
   SynthArgs synth;
+  CLI::App* command = nullptr;  // to tell flags the user gave from the model's defaults
 };
+
+// Training flags the user did not give take the model's own defaults (registry).
+void apply_training_defaults(LosoArgs& args, bool synthetic) {
+  auto& train = args.loso.train;
+  const auto& d = mer::models::find_model(train.model).training;
+  const auto given = [&](const char* flag) { return args.command->count(flag) > 0; };
+  if (!given("--lr")) train.lr = d.lr;
+  if (!given("--batch-size")) train.batch_size = d.batch_size;
+  if (!given("--optimizer")) train.optimizer = d.optimizer;
+  if (!given("--weight-decay")) train.weight_decay = d.weight_decay;
+  train.epochs = args.epochs > 0 ? args.epochs : (synthetic ? d.synthetic_epochs : d.epochs);
+}
 
 int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   auto& train = args.loso.train;
@@ -88,13 +106,13 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     args.synth.apply();
     dataset = mer::data::make_synthetic(args.synth.options);
     args.loso.data_label = args.synth.label();
-    train.epochs = args.epochs > 0 ? args.epochs : kSyntheticDefaultEpochs;
+    apply_training_defaults(args, true);
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n",
                  args.loso.data_label.c_str());
   } else {
     dataset = mer::data::read_prepared(args.data);
     args.loso.data_label = args.data;
-    train.epochs = args.epochs > 0 ? args.epochs : kDefaultEpochs;
+    apply_training_defaults(args, false);
   }
   train.validate();
   if (args.out.empty()) {
@@ -124,14 +142,15 @@ struct EvaluateArgs {
   SynthArgs synth;
 };
 
+// The prepared dataset at `dir`, or the built-in synthetic one when `dir` is empty.
+mer::data::Dataset load_dataset(const std::string& dir, SynthArgs& synth) {
+  if (!dir.empty()) return mer::data::read_prepared(dir);
+  synth.apply();
+  return mer::data::make_synthetic(synth.options);
+}
+
 int run_evaluate(EvaluateArgs& args) {
-  mer::data::Dataset dataset;
-  if (args.data.empty()) {
-    args.synth.apply();
-    dataset = mer::data::make_synthetic(args.synth.options);
-  } else {
-    dataset = mer::data::read_prepared(args.data);
-  }
+  const auto dataset = load_dataset(args.data, args.synth);
   const auto report = mer::engine::evaluate_run(dataset, args.run);
   const auto& m = report.metrics;
   std::printf("re-evaluated %lld folds, %lld samples of %s from their checkpoints%s\n",
@@ -147,6 +166,32 @@ int run_evaluate(EvaluateArgs& args) {
   std::printf("  every prediction matches the one recorded at training time\n");
   return 0;
 }
+
+#ifdef MER_WITH_VISION
+struct ExplainArgs {
+  std::string run, data, out_dir;
+  std::vector<std::string> samples;
+  SynthArgs synth;
+};
+
+int run_explain(ExplainArgs& args) {
+  const auto dataset = load_dataset(args.data, args.synth);
+  if (args.samples.empty()) {
+    throw mer::ConfigError("give at least one --sample dataset/subject/sample (see the 'key' "
+                           "column of " + args.run + "/explain.json, or predictions.csv)");
+  }
+  if (args.out_dir.empty()) args.out_dir = args.run + "/figures";
+  std::filesystem::create_directories(args.out_dir);
+  for (const auto& key : args.samples) {
+    std::string file = key;
+    std::replace(file.begin(), file.end(), '/', '_');
+    const std::string png = args.out_dir + "/explain_" + file + ".png";
+    mer::report::write_explanation_png(args.run, dataset, key, png);
+    std::printf("wrote %s\n", png.c_str());
+  }
+  return 0;
+}
+#endif
 
 }  // namespace
 
@@ -172,6 +217,7 @@ int main(int argc, char** argv) {
   auto& train = loso.loso.train;
   auto* loso_cmd = app.add_subcommand(
       "loso", "Leave-one-subject-out training and evaluation of a model");
+  loso.command = loso_cmd;
   const std::string g_data = "Data and output", g_train = "Training", g_proto = "Protocol",
                     g_run = "Execution";
   loso_cmd->add_option("--model", train.model, "model name (see `mer models`)")
@@ -184,16 +230,17 @@ int main(int argc, char** argv) {
                        "(default runs/loso-MODEL-PROTOCOL-eEPOCHS-sSEED)")
       ->group(g_data);
   loso_cmd->add_option("--epochs", loso.epochs,
-                       "epochs per fold (default 500; 200 on the synthetic set)")
+                       "epochs per fold (default: the model's, see `mer models`; STSTNet 500, "
+                       "200 on the synthetic set)")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
-  loso_cmd->add_option("--lr", train.lr, "learning rate")->capture_default_str()
+  loso_cmd->add_option("--lr", train.lr, "learning rate (default: the model's)")
       ->check(CLI::PositiveNumber)->group(g_train);
-  loso_cmd->add_option("--batch-size", train.batch_size, "mini-batch size")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
-  loso_cmd->add_option("--optimizer", train.optimizer, "adam, adamw or sgd")
-      ->capture_default_str()->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
-  loso_cmd->add_option("--weight-decay", train.weight_decay, "weight decay")
-      ->capture_default_str()->check(CLI::NonNegativeNumber)->group(g_train);
+  loso_cmd->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
+  loso_cmd->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
+  loso_cmd->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
+      ->check(CLI::NonNegativeNumber)->group(g_train);
   loso_cmd->add_option("--momentum", train.momentum, "SGD momentum")
       ->capture_default_str()->check(CLI::Range(0.0, 0.999999))->group(g_train);
   loso_cmd->add_option("--seed", train.seed, "random seed (same seed, same results on CPU)")
@@ -248,6 +295,24 @@ int main(int argc, char** argv) {
   add_synth_options(evaluate_cmd, evaluate.synth, "Synthetic data (when no --data)");
   evaluate_cmd->footer("Example: mer evaluate --run runs/st --data ../shared/data/megc2019");
 
+#ifdef MER_WITH_VISION
+  ExplainArgs explain;
+  auto* explain_cmd = app.add_subcommand(
+      "explain", "Draw what a trained LOSO run's model looked at for given test samples");
+  explain_cmd->add_option("--run", explain.run, "output folder of `mer loso`")
+      ->required()->check(CLI::ExistingDirectory);
+  explain_cmd->add_option("--data", explain.data,
+                          "the prepared dataset the run used (default: built-in synthetic)")
+      ->check(CLI::ExistingDirectory);
+  explain_cmd->add_option("--sample", explain.samples,
+                          "sample key dataset/subject/sample (repeatable)")->required();
+  explain_cmd->add_option("--out-dir", explain.out_dir, "where the PNGs go (default RUN/figures)");
+  add_synth_options(explain_cmd, explain.synth, "Synthetic data (when no --data)");
+  explain_cmd->footer(
+      "Example: mer explain --run runs/fr --data ../shared/data/megc2019 "
+      "--sample casme2/sub01/EP02_01f");
+#endif
+
   if (argc == 1) {  // no subcommand: show what there is
     std::cout << app.help();
     return 2;
@@ -262,6 +327,9 @@ int main(int argc, char** argv) {
     if (synth_cmd->parsed()) return run_synth(synth, synth_out);
     if (loso_cmd->parsed()) return run_loso(loso, mpi);
     if (evaluate_cmd->parsed()) return run_evaluate(evaluate);
+#ifdef MER_WITH_VISION
+    if (explain_cmd->parsed()) return run_explain(explain);
+#endif
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());
     mpi.abort(1);

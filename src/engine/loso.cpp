@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "core/version.h"
 #include "engine/checkpoint.h"
+#include "engine/explain.h"
 #include "engine/results.h"
 
 namespace fs = std::filesystem;
@@ -99,6 +100,37 @@ bool load_finished(const fs::path& dir, const data::Dataset& dataset, FoldOutcom
   }
 }
 
+// OUT/explain.json: every finished fold's explanations, in fold order, labelled with the
+// protocol. Written only for models that explain themselves.
+void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
+                            const data::Dataset& dataset, const TrainOptions& train) {
+  nlohmann::json samples = nlohmann::json::array();
+  for (const auto& fold : folds) {
+    const fs::path file = out / "folds" / fold_folder_name(fold.key) / "explain.json";
+    if (!fs::is_regular_file(file)) continue;
+    try {
+      std::ifstream in(file);
+      const auto fold_json = nlohmann::json::parse(in);
+      for (auto sample : fold_json.at("samples")) {
+        sample["fold"] = fold.key;
+        sample["model_epoch"] = fold_json.at("model_epoch");
+        samples.push_back(std::move(sample));
+      }
+    } catch (const std::exception& e) {
+      throw DataError(file.string() + ": unreadable explanation file: " + e.what());
+    }
+  }
+  if (samples.empty()) return;
+  nlohmann::json run = {{"format", "mer-explanations"},
+                        {"version", 1},
+                        {"model", train.model},
+                        {"protocol", protocol_name(train.protocol)},
+                        {"protocol_note", protocol_note(train.protocol)},
+                        {"class_names", dataset.class_names},
+                        {"samples", samples}};
+  write_file_atomic((out / "explain.json").string(), run.dump());
+}
+
 }  // namespace
 
 LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
@@ -145,10 +177,11 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
 
   int64_t threads = options.threads > 0 ? options.threads
                                         : std::max<int64_t>(1, std::thread::hardware_concurrency());
-  // The fused kernel is single-threaded and folds are independent: one fold per thread. The
-  // torch backend draws dropout from torch's global RNG, so its folds run one at a time with
-  // torch's own intra-op threads.
-  const bool parallel_folds = backend == "fused";
+  // Folds are independent: on the CPU, one fold per thread (the fused kernel is
+  // single-threaded; torch models draw dropout from a per-fold generator, and the tensors of
+  // these small models are far too small for torch's intra-op threads to pay). On CUDA folds
+  // run one at a time on the device.
+  const bool parallel_folds = backend == "fused" || train.device == "cpu";
   const int64_t workers =
       parallel_folds ? std::max<int64_t>(1, std::min<int64_t>(threads, queue.size())) : 1;
   at::set_num_threads(parallel_folds ? 1 : static_cast<int>(threads));
@@ -197,6 +230,14 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                                {"epoch", outcome.epoch_used},
                                {"data_checksum", checksum}};
         save_checkpoint((dir / "model.pt").string(), model, meta);
+        // The saved model's epoch: the last one, except under inner-val (restored best).
+        const int64_t model_epoch = train.protocol == Protocol::kInnerVal ? outcome.epoch_used
+                                                                          : outcome.epochs_run;
+        const auto explanation = explain_fold(model, dataset, outcome, model_epoch);
+        if (!explanation.is_null()) {
+          write_file_atomic((dir / "explain.json").string(), explanation.dump());
+        }
+        // fold.json last: its presence marks the fold finished.
         write_file_atomic((dir / "fold.json").string(), outcome_to_json(outcome, dataset).dump());
         int64_t correct = 0;
         for (size_t i = 0; i < outcome.samples.size(); ++i) {
@@ -255,6 +296,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
     write_file_atomic((out / "summary.json").string(), result.summary.dump(2));
     write_file_atomic((out / "predictions.csv").string(),
                       predictions_csv(result.outcomes, dataset, train.protocol));
+    write_run_explanations(out, folds, dataset, train);
   }
   return result;
 }

@@ -324,6 +324,9 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
   if (resolve_backend(options_) == "fused") {
     backend = std::make_unique<FusedBackend>(dataset_, model, options_, dropout_seed, weights);
   } else {
+    // On the CPU each fold draws dropout from its own generator, so folds may train
+    // concurrently and still give the same results whatever the thread count.
+    if (options_.device == "cpu") model->set_generator(models::make_cpu_generator(dropout_seed));
     torch::manual_seed(dropout_seed);
     backend = std::make_unique<TorchBackend>(dataset_, model, options_, weights);
   }

@@ -1,6 +1,7 @@
 #pragma once
 // The interface every mer model implements, so that the LOSO engine, checkpoints, inference
 // and reports treat all methods alike.
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <map>
@@ -29,7 +30,33 @@ class ModelImpl : public torch::nn::Module {
  public:
   virtual Output forward(const Batch& batch) = 0;
   virtual int64_t num_classes() const = 0;
+
+  // Gives the model its own random stream for dropout (CPU only). Without one, dropout draws
+  // from torch's process-global generator, which is fine for one model at a time but makes
+  // models trained concurrently on several threads depend on thread timing.
+  void set_generator(at::Generator generator) { generator_ = std::move(generator); }
+
+ protected:
+  // Inverted dropout that uses the model's generator when it has one and the tensor is on
+  // the CPU; identity when not training or p == 0.
+  torch::Tensor dropout(const torch::Tensor& x, double p) {
+    if (!is_training() || p <= 0.0) return x;
+    if (!generator_.defined() || !x.device().is_cpu()) {
+      return torch::nn::functional::dropout(
+          x, torch::nn::functional::DropoutFuncOptions().p(p).training(true));
+    }
+    auto keep = torch::empty_like(x).bernoulli_(1.0 - p, generator_);
+    return x * keep / (1.0 - p);
+  }
+
+ private:
+  at::Generator generator_;
 };
+
+// A CPU generator with the given seed, for ModelImpl::set_generator.
+inline at::Generator make_cpu_generator(uint64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
 
 using ModelPtr = std::shared_ptr<ModelImpl>;
 

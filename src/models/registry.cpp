@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "core/error.h"
+#include "models/fr.h"
 #include "models/ststnet.h"
 
 namespace mer::models {
@@ -18,6 +19,20 @@ double option_double(const ModelConfig& config, const std::string& key, double f
   } catch (const std::exception&) {
     throw ConfigError("--model-opt " + key + "=" + it->second + ": not a number");
   }
+}
+
+int64_t option_int(const ModelConfig& config, const std::string& key, int64_t fallback) {
+  const double value = option_double(config, key, static_cast<double>(fallback));
+  if (value != static_cast<double>(static_cast<int64_t>(value))) {
+    throw ConfigError("--model-opt " + key + "=" + config.options.at(key) + ": not an integer");
+  }
+  return static_cast<int64_t>(value);
+}
+
+std::string option_string(const ModelConfig& config, const std::string& key,
+                          const std::string& fallback) {
+  auto it = config.options.find(key);
+  return it == config.options.end() ? fallback : it->second;
 }
 
 void reject_unknown(const ModelConfig& config, const std::string& model,
@@ -41,6 +56,23 @@ ModelPtr make_ststnet(const ModelConfig& config) {
   return std::make_shared<STSTNetImpl>(options);
 }
 
+ModelPtr make_fr(const ModelConfig& config) {
+  reject_unknown(config, "fr",
+                 {"streams", "branch_channels", "shared_channels", "attention", "feature_dim",
+                  "proposal_weight", "dropout"});
+  FROptions o;
+  o.num_classes(config.num_classes)
+      .input_size(config.input_size)
+      .streams(option_string(config, "streams", o.streams()))
+      .branch_channels(option_int(config, "branch_channels", o.branch_channels()))
+      .shared_channels(option_int(config, "shared_channels", o.shared_channels()))
+      .attention(option_string(config, "attention", o.attention()))
+      .feature_dim(option_int(config, "feature_dim", o.feature_dim()))
+      .proposal_weight(option_double(config, "proposal_weight", o.proposal_weight()))
+      .dropout(option_double(config, "dropout", o.dropout()));
+  return std::make_shared<FRImpl>(o);
+}
+
 }  // namespace
 
 const std::vector<ModelInfo>& model_registry() {
@@ -48,7 +80,14 @@ const std::vector<ModelInfo>& model_registry() {
       {"ststnet",
        "STSTNet (Liong et al. 2019): three shallow conv streams over (u, v, strain); the "
        "reference baseline",
-       "dropout=0.5: dropout after each stream's max-pool", make_ststnet},
+       "dropout=0.5: dropout after each stream's max-pool", make_ststnet, TrainingDefaults{}},
+      {"fr",
+       "FR, Feature Refinement (Zhou et al. 2021): Inception flow features, one attention "
+       "branch per expression with a proposal loss, fused classifier",
+       "streams=uvs (uv|uvs); branch_channels=6; shared_channels=32; attention=both "
+       "(both|spatial|channel|none); feature_dim=32; proposal_weight=1 (0 = no proposal "
+       "loss); dropout=0.5",
+       make_fr, TrainingDefaults{40, 30, 1e-3, 64, "adam", 1e-4}},
   };
   return registry;
 }

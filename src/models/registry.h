@@ -17,11 +17,24 @@ struct ModelConfig {
   std::map<std::string, std::string> options;
 };
 
+// Training settings a model was designed for; the CLI uses them for every flag the user does
+// not give, and says so. (STSTNet's tiny network wants 500 epochs at lr 5e-5 on raw 0..255
+// input; larger models converge in far fewer epochs at a higher rate.)
+struct TrainingDefaults {
+  int64_t epochs = 500;            // on prepared (real) data
+  int64_t synthetic_epochs = 200;  // on the small built-in synthetic set
+  double lr = 5e-5;
+  int64_t batch_size = 256;
+  std::string optimizer = "adam";
+  double weight_decay = 0.0;
+};
+
 struct ModelInfo {
   std::string name;
   std::string summary;  // one line for `mer models`
   std::string options_help;  // "key=default: meaning; ..." for --model-opt
   std::function<ModelPtr(const ModelConfig&)> make;
+  TrainingDefaults training;
 };
 
 const std::vector<ModelInfo>& model_registry();

@@ -31,7 +31,7 @@ torch::Tensor STSTNetImpl::forward_flow(const torch::Tensor& x) {
   auto stream = [&](torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn) {
     auto y = bn(torch::relu(conv(x)));
     y = F::max_pool2d(y, F::MaxPool2dFuncOptions(3).stride(3).padding(1));
-    return F::dropout(y, F::DropoutFuncOptions().p(options_.dropout()).training(is_training()));
+    return dropout(y, options_.dropout());
   };
   auto y = torch::cat({stream(c1, bn1), stream(c2, bn2), stream(c3, bn3)}, 1);
   y = F::avg_pool2d(y, F::AvgPool2dFuncOptions(2).stride(2));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -168,4 +169,44 @@ TEST(Cli, MpirunSharesFoldsAndMatchesOneProcess) {
   fs::remove_all(single);
   fs::remove_all(shared);
 #endif
+}
+
+TEST(Cli, FrTrainsWithItsOwnDefaultsAndExplainDrawsItsAttention) {
+  const auto out = temp("fr");
+  const auto r = mer("loso --model fr --folds 2 --epochs 2 --synth-subjects 4 --synth-samples 6 "
+                     "--quiet --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto run = read_json(out / "run.json");
+  // The model's training defaults apply where no flag was given; a given flag wins.
+  EXPECT_DOUBLE_EQ(run["settings"]["lr"].get<double>(), 1e-3) << run.dump();
+  EXPECT_EQ(run["settings"]["batch_size"].get<int64_t>(), 64);
+  const auto explain = read_json(out / "explain.json");
+  EXPECT_EQ(explain["protocol"], "honest");
+  // One explanation per test sample of the finished folds.
+  ASSERT_EQ(explain["samples"].size(), read_json(out / "summary.json")["n"].get<size_t>());
+  const auto& first = explain["samples"][0];
+  EXPECT_EQ(first["explain"]["attention"].size(), 3u);  // one map per expression branch
+  EXPECT_EQ(first["explain"]["proposal"].size(), 3u);
+
+  const std::string key = first["key"].get<std::string>();
+  const auto figures = out / "figures";
+  auto e = mer("explain --run " + out.string() + " --synth-subjects 4 --synth-samples 6 --sample " +
+               key + " --out-dir " + figures.string());
+  ASSERT_EQ(e.code, 0) << e.output;
+  std::string file = key;
+  std::replace(file.begin(), file.end(), '/', '_');
+  EXPECT_GT(fs::file_size(figures / ("explain_" + file + ".png")), 1000u);
+  // A sample the run did not test, and a run without explanations, fail clearly.
+  e = mer("explain --run " + out.string() + " --synth-subjects 4 --synth-samples 6 --sample x/y/z");
+  EXPECT_NE(e.code, 0);
+  EXPECT_NE(e.output.find("x/y/z"), std::string::npos) << e.output;
+
+  const auto st = temp("st_noexplain");
+  ASSERT_EQ(mer("loso --folds 1 --epochs 1 --synth-subjects 4 --synth-samples 6 --quiet --out " +
+                st.string()).code, 0);
+  e = mer("explain --run " + st.string() + " --synth-subjects 4 --synth-samples 6 --sample " + key);
+  EXPECT_NE(e.code, 0);
+  EXPECT_NE(e.output.find("explain.json"), std::string::npos) << e.output;
+  fs::remove_all(out);
+  fs::remove_all(st);
 }

@@ -153,11 +153,12 @@ TEST(Loso, OracleProtocolIsLabelledInEveryOutput) {
 
 // The strongest form of "no test-subject sample influences its fold's training": replace the
 // test subject's data and labels by anything else and the trained model is bit-identical.
-class NoLeakage : public ::testing::TestWithParam<std::tuple<std::string, Protocol>> {};
+class NoLeakage : public ::testing::TestWithParam<std::tuple<std::string, std::string, Protocol>> {};
 
 TEST_P(NoLeakage, TestSubjectDataDoesNotChangeTheTrainedModel) {
-  const auto [backend, protocol] = GetParam();
+  const auto [model, backend, protocol] = GetParam();
   TrainOptions options;
+  options.model = model;
   options.epochs = 3;
   options.batch_size = 16;
   options.lr = 1e-3;
@@ -186,9 +187,13 @@ TEST_P(NoLeakage, TestSubjectDataDoesNotChangeTheTrainedModel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    BackendsAndHonestProtocols, NoLeakage,
-    ::testing::Combine(::testing::Values("fused", "torch"),
-                       ::testing::Values(Protocol::kHonest, Protocol::kInnerVal)));
+    ModelsBackendsAndHonestProtocols, NoLeakage,
+    ::testing::Values(std::make_tuple("ststnet", "fused", Protocol::kHonest),
+                      std::make_tuple("ststnet", "fused", Protocol::kInnerVal),
+                      std::make_tuple("ststnet", "torch", Protocol::kHonest),
+                      std::make_tuple("ststnet", "torch", Protocol::kInnerVal),
+                      std::make_tuple("fr", "torch", Protocol::kHonest),
+                      std::make_tuple("fr", "torch", Protocol::kInnerVal)));
 
 TEST(Loso, InnerValSelectsEpochOnValidationSubjects) {
   const auto dir = fresh_dir("innerval");
@@ -209,16 +214,24 @@ TEST(Loso, InnerValSelectsEpochOnValidationSubjects) {
   fs::remove_all(dir);
 }
 
-TEST(Loso, TorchBackendIsDeterministicToo) {
-  const auto a = fresh_dir("torch_a"), b = fresh_dir("torch_b");
-  auto o = quick_options(2);
-  o.train.backend = "torch";
-  o.folds = "2";
-  const auto r1 = run_loso(small_synthetic(), o, a.string());
-  const auto r2 = run_loso(small_synthetic(), o, b.string());
-  EXPECT_EQ(all_probabilities(r1), all_probabilities(r2));
-  fs::remove_all(a);
-  fs::remove_all(b);
+// Torch-backend folds train concurrently on the CPU (one per thread), each drawing dropout
+// from its own generator: results must not depend on the thread count or timing.
+TEST(Loso, TorchBackendIsDeterministicWhateverTheThreadCount) {
+  for (const std::string model : {"ststnet", "fr"}) {
+    const auto a = fresh_dir("torch_a"), b = fresh_dir("torch_b"), c = fresh_dir("torch_c");
+    auto o = quick_options(2);
+    o.train.model = model;
+    o.train.backend = "torch";
+    o.folds = "3";
+    o.threads = 1;
+    const auto r1 = run_loso(small_synthetic(), o, a.string());
+    o.threads = 2;
+    const auto r2 = run_loso(small_synthetic(), o, b.string());
+    const auto r3 = run_loso(small_synthetic(), o, c.string());
+    EXPECT_EQ(all_probabilities(r1), all_probabilities(r2)) << model;
+    EXPECT_EQ(all_probabilities(r2), all_probabilities(r3)) << model;
+    for (const auto& d : {a, b, c}) fs::remove_all(d);
+  }
 }
 
 // End-to-end parity of the fused kernel with the plain LibTorch module: without dropout the

@@ -1,0 +1,336 @@
+#include "report/explain_figure.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mer::report {
+
+namespace {
+
+constexpr int kCaption = 22;  // caption band under each panel
+constexpr int kHeader = 52;
+const cv::Scalar kWhite(255, 255, 255), kBlack(0, 0, 0), kGrey(90, 90, 90);
+
+std::vector<int64_t> shape_of(const nlohmann::json& j) {
+  std::vector<int64_t> shape;
+  const nlohmann::json* cur = &j;
+  while (cur->is_array()) {
+    if (cur->empty()) throw DataError("empty explanation tensor");
+    shape.push_back(static_cast<int64_t>(cur->size()));
+    cur = &(*cur)[0];
+  }
+  return shape;
+}
+
+// 1-D or 2-D nested array -> CV_32F matrix (a vector becomes one row).
+cv::Mat to_mat(const nlohmann::json& j) {
+  const auto shape = shape_of(j);
+  if (shape.size() == 1) {
+    cv::Mat m(1, static_cast<int>(shape[0]), CV_32F);
+    for (int64_t i = 0; i < shape[0]; ++i) m.at<float>(0, i) = j[i].get<float>();
+    return m;
+  }
+  if (shape.size() != 2) throw DataError("to_mat: expected a 1-D or 2-D tensor");
+  cv::Mat m(static_cast<int>(shape[0]), static_cast<int>(shape[1]), CV_32F);
+  for (int64_t r = 0; r < shape[0]; ++r) {
+    if (static_cast<int64_t>(j[r].size()) != shape[1]) throw DataError("ragged explanation tensor");
+    for (int64_t c = 0; c < shape[1]; ++c) m.at<float>(r, c) = j[r][c].get<float>();
+  }
+  return m;
+}
+
+// Values of a map scaled to 0..255 for a colour map: probabilities-like maps (all in 0..1)
+// keep their absolute scale so that panels compare; other maps are min-max scaled.
+cv::Mat to_u8(const cv::Mat& map, std::string* range_note) {
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(map, &lo, &hi);
+  const bool unit = lo >= 0.0 && hi <= 1.0;
+  const double a = unit ? 0.0 : lo, b = unit ? 1.0 : std::max(hi, lo + 1e-12);
+  cv::Mat out;
+  map.convertTo(out, CV_8U, 255.0 / (b - a), -a * 255.0 / (b - a));
+  if (range_note) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f..%.2f", lo, hi);
+    *range_note = buf;
+  }
+  return out;
+}
+
+cv::Mat face_panel(const cv::Mat& face, int side) {
+  cv::Mat bgr;
+  if (face.empty()) {
+    bgr = cv::Mat(side, side, CV_8UC3, cv::Scalar(40, 40, 40));
+  } else {
+    if (face.channels() == 1) cv::cvtColor(face, bgr, cv::COLOR_GRAY2BGR);
+    else bgr = face.clone();
+    cv::resize(bgr, bgr, cv::Size(side, side), 0, 0, cv::INTER_AREA);
+  }
+  return bgr;
+}
+
+cv::Mat heat(const cv::Mat& u8, int side) {
+  cv::Mat big, colour;
+  cv::resize(u8, big, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
+  cv::applyColorMap(big, colour, cv::COLORMAP_JET);
+  return colour;
+}
+
+cv::Mat overlay(const cv::Mat& face, const cv::Mat& map, int side, double alpha,
+                std::string* range_note) {
+  cv::Mat out;
+  cv::addWeighted(face_panel(face, side), 1.0 - alpha, heat(to_u8(map, range_note), side), alpha, 0.0,
+                  out);
+  return out;
+}
+
+// Caption lines ('\n'-separated) under a panel, shrunk to fit its width.
+cv::Mat with_caption(const cv::Mat& panel, const std::string& text) {
+  std::vector<std::string> lines;
+  for (size_t start = 0;;) {
+    const size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  cv::Mat out(panel.rows + kCaption * static_cast<int>(lines.size()), panel.cols, CV_8UC3, kWhite);
+  panel.copyTo(out(cv::Rect(0, 0, panel.cols, panel.rows)));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    double scale = 0.42;
+    int baseline = 0;
+    auto size = cv::getTextSize(lines[i], cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
+    while (size.width > panel.cols - 4 && scale > 0.25) {
+      scale -= 0.03;
+      size = cv::getTextSize(lines[i], cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
+    }
+    cv::putText(out, lines[i], cv::Point(2, panel.rows + 15 + kCaption * static_cast<int>(i)),
+                cv::FONT_HERSHEY_SIMPLEX, scale, i == 0 ? kBlack : kGrey, 1, cv::LINE_AA);
+  }
+  return out;
+}
+
+cv::Mat bar_chart(const cv::Mat& values, const std::vector<std::string>& labels, int side) {
+  cv::Mat panel(side, side, CV_8UC3, kWhite);
+  const int n = values.cols;
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(values, &lo, &hi);
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, lo + 1e-12);
+  const int top = 8, bottom = side - 22, width = std::max(2, (side - 8) / std::max(n, 1));
+  const int zero_y = bottom - static_cast<int>((0.0 - lo) / (hi - lo) * (bottom - top));
+  for (int i = 0; i < n; ++i) {
+    const double v = values.at<float>(0, i);
+    const int y = bottom - static_cast<int>((v - lo) / (hi - lo) * (bottom - top));
+    const int x = 4 + i * width;
+    cv::rectangle(panel, cv::Point(x + 1, std::min(y, zero_y)), cv::Point(x + width - 2, std::max(y, zero_y)),
+                  cv::Scalar(180, 110, 30), cv::FILLED);
+    const std::string label = i < static_cast<int>(labels.size()) ? labels[i] : std::to_string(i);
+    if (width >= 18) {
+      cv::putText(panel, label.substr(0, std::max(1, width / 7)), cv::Point(x + 1, side - 8),
+                  cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
+    }
+  }
+  cv::line(panel, cv::Point(2, zero_y), cv::Point(side - 2, zero_y), kGrey);
+  return panel;
+}
+
+cv::Mat matrix_panel(const cv::Mat& m, int side) {
+  cv::Mat colour = heat(to_u8(m, nullptr), side);
+  // The nearest-neighbour look shows cells; values are printed where they fit.
+  cv::Mat u8 = to_u8(m, nullptr), big;
+  cv::resize(u8, big, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
+  cv::applyColorMap(big, colour, cv::COLORMAP_VIRIDIS);
+  const double cw = static_cast<double>(side) / m.cols, ch = static_cast<double>(side) / m.rows;
+  if (cw >= 28 && ch >= 14) {
+    for (int r = 0; r < m.rows; ++r) {
+      for (int c = 0; c < m.cols; ++c) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%.2f", m.at<float>(r, c));
+        cv::putText(colour, buf, cv::Point(static_cast<int>(c * cw + 2), static_cast<int>((r + 0.6) * ch)),
+                    cv::FONT_HERSHEY_SIMPLEX, 0.3, kWhite, 1, cv::LINE_AA);
+      }
+    }
+  }
+  return colour;
+}
+
+cv::Mat hconcat_all(const std::vector<cv::Mat>& panels) {
+  cv::Mat row;
+  std::vector<cv::Mat> spaced;
+  for (const auto& p : panels) {
+    spaced.push_back(p);
+    spaced.push_back(cv::Mat(p.rows, 6, CV_8UC3, kWhite));
+  }
+  cv::hconcat(spaced, row);
+  return row;
+}
+
+bool is_matrix_name(const std::string& name) {
+  return name.find("relation") != std::string::npos || name.find("matrix") != std::string::npos;
+}
+
+}  // namespace
+
+cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options) {
+  const int side = options.panel;
+  const auto k = static_cast<int64_t>(input.class_names.size());
+  std::vector<std::vector<cv::Mat>> rows;
+
+  std::vector<cv::Mat> top{with_caption(face_panel(input.face, side), "face")};
+  if (!input.flow.empty()) {
+    std::vector<cv::Mat> channels;
+    cv::split(input.flow, channels);
+    const char* names[] = {"flow u", "flow v", "strain"};
+    for (size_t c = 0; c < channels.size() && c < 3; ++c) {
+      cv::Mat big, colour;
+      cv::resize(channels[c], big, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
+      cv::applyColorMap(big, colour, cv::COLORMAP_JET);
+      top.push_back(with_caption(colour, names[c]));
+    }
+  }
+  rows.push_back(top);
+
+  // A length-K vector captions the per-class maps (the first one found, by name order).
+  std::string caption_name;
+  cv::Mat caption_values;
+  for (const auto& [name, value] : input.explain.items()) {
+    const auto shape = shape_of(value);
+    if (shape.size() == 1 && shape[0] == k) {
+      caption_name = name;
+      caption_values = to_mat(value);
+      break;
+    }
+  }
+
+  std::vector<cv::Mat> small;  // panels of 2-D and 1-D tensors share a row
+  for (const auto& [name, value] : input.explain.items()) {
+    const auto shape = shape_of(value);
+    if (shape.size() == 3) {
+      std::vector<cv::Mat> row;
+      for (int64_t i = 0; i < shape[0]; ++i) {
+        std::string range;
+        auto panel = overlay(input.face, to_mat(value[i]), side, options.alpha, &range);
+        std::string text = name + ": " + (i < k ? input.class_names[i] : std::to_string(i)) + "\n";
+        if (!caption_values.empty() && i < k) {
+          char buf[48];
+          std::snprintf(buf, sizeof buf, "%s %.2f, ", caption_name.c_str(), caption_values.at<float>(0, i));
+          text += buf;
+        }
+        row.push_back(with_caption(panel, text + "range " + range));
+      }
+      rows.push_back(row);
+    } else if (shape.size() == 2) {
+      const auto m = to_mat(value);
+      if (is_matrix_name(name)) {
+        small.push_back(with_caption(matrix_panel(m, side), name));
+      } else {
+        std::string range;
+        small.push_back(with_caption(overlay(input.face, m, side, options.alpha, &range),
+                                     name + " [" + range + "]"));
+      }
+    } else if (shape.size() == 1) {
+      small.push_back(with_caption(bar_chart(to_mat(value), shape[0] == k ? input.class_names
+                                                                           : std::vector<std::string>{},
+                                             side),
+                                   name));
+    } else {
+      throw DataError("explanation '" + name + "' has " + std::to_string(shape.size()) +
+                      " dimensions; mer explain draws 1-, 2- and 3-D tensors");
+    }
+  }
+  if (!small.empty()) rows.push_back(small);
+
+  int width = 0, height = kHeader;
+  std::vector<cv::Mat> row_images;
+  for (const auto& r : rows) {
+    row_images.push_back(hconcat_all(r));
+    width = std::max(width, row_images.back().cols);
+    height += row_images.back().rows + 6;
+  }
+  width = std::max(width, 480);
+  cv::Mat canvas(height, width + 8, CV_8UC3, kWhite);
+  cv::putText(canvas, input.title, cv::Point(6, 20), cv::FONT_HERSHEY_SIMPLEX, 0.5, kBlack, 1, cv::LINE_AA);
+  cv::putText(canvas, input.subtitle, cv::Point(6, 42), cv::FONT_HERSHEY_SIMPLEX, 0.4, kGrey, 1, cv::LINE_AA);
+  int y = kHeader;
+  for (const auto& img : row_images) {
+    img.copyTo(canvas(cv::Rect(6, y, img.cols, img.rows)));
+    y += img.rows + 6;
+  }
+  return canvas;
+}
+
+void write_explanation_png(const std::string& run_dir, const data::Dataset& dataset,
+                           const std::string& sample_key, const std::string& png_path,
+                           const ExplainFigureOptions& options) {
+  const fs::path file = fs::path(run_dir) / "explain.json";
+  if (!fs::is_regular_file(file)) {
+    throw DataError(file.string() +
+                    ": not found (the run is unfinished, or its model exports no explanations)");
+  }
+  nlohmann::json run;
+  try {
+    std::ifstream in(file);
+    run = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw DataError(file.string() + ": unreadable: " + e.what());
+  }
+  if (run.value("format", "") != "mer-explanations" || run.value("version", 0) != 1) {
+    throw DataError(file.string() + ": not a mer explanation file of a known version");
+  }
+  const nlohmann::json* found = nullptr;
+  std::string some;
+  for (const auto& s : run.at("samples")) {
+    if (s.at("key") == sample_key) found = &s;
+    if (some.size() < 200) some += (some.empty() ? "" : ", ") + s.at("key").get<std::string>();
+  }
+  if (!found) {
+    throw DataError("sample '" + sample_key + "' is not in " + file.string() + " (it has e.g. " +
+                    some + ")");
+  }
+  int64_t index = -1;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    const auto& s = dataset.samples[i];
+    if (s.dataset + "/" + s.subject + "/" + s.sample == sample_key) index = i;
+  }
+  if (index < 0) throw DataError("sample '" + sample_key + "' is not in the given dataset");
+  const auto& info = dataset.samples[index];
+
+  ExplainFigureInput input;
+  input.class_names = run.at("class_names").get<std::vector<std::string>>();
+  const auto label = found->at("label").get<int64_t>();
+  const auto prediction = found->at("prediction").get<int64_t>();
+  input.title = sample_key + "   true: " + input.class_names.at(label) +
+                "   predicted: " + input.class_names.at(prediction) +
+                (label == prediction ? "  (correct)" : "  (wrong)");
+  input.subtitle = "model " + run.at("model").get<std::string>() + ", protocol " +
+                   run.at("protocol").get<std::string>() + ", fold " +
+                   found->at("fold").get<std::string>() + " (trained without this subject), epoch " +
+                   std::to_string(found->at("model_epoch").get<int64_t>());
+  input.explain = found->at("explain");
+  if (dataset.faces.defined()) {
+    auto face = dataset.faces[index].contiguous();
+    input.face = cv::Mat(static_cast<int>(face.size(0)), static_cast<int>(face.size(1)), CV_8UC1,
+                         face.data_ptr<uint8_t>())
+                     .clone();
+  } else if (!info.face_path.empty() && !dataset.root.empty()) {
+    const auto path = (fs::path(dataset.root) / info.face_path).string();
+    input.face = cv::imread(path, cv::IMREAD_GRAYSCALE);
+    if (input.face.empty()) throw DataError(path + ": missing or not a readable image");
+  }
+  if (dataset.flows.defined()) {
+    auto flow = dataset.flows[index].permute({1, 2, 0}).clamp(0, 255).to(torch::kUInt8).contiguous();
+    input.flow = cv::Mat(static_cast<int>(flow.size(0)), static_cast<int>(flow.size(1)), CV_8UC3,
+                         flow.data_ptr<uint8_t>())
+                     .clone();
+  }
+  const auto image = render_explanation(input, options);
+  if (!cv::imwrite(png_path, image)) throw DataError(png_path + ": cannot write the PNG");
+}
+
+}  // namespace mer::report
