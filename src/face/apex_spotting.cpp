@@ -26,11 +26,13 @@ double median_of(std::vector<float> values) {
   return *mid;
 }
 
-// Mean flow magnitude inside `roi`, optionally after removing the median flow there.
-double mean_flow_magnitude(const cv::Mat& flow, const cv::Rect& roi, bool remove_global) {
+// Mean flow magnitude inside `roi` after removing the region's global motion.
+double mean_flow_magnitude(const cv::Mat& flow, const cv::Rect& roi, GlobalMotion global) {
   const cv::Mat f = flow(roi);
-  double gu = 0.0, gv = 0.0;
-  if (remove_global) {
+  // Global field g(x, y) = (a0 + a1 x + a2 y, b0 + b1 x + b2 y); translation: a1 = a2 = b1 =
+  // b2 = 0.
+  cv::Matx31d a(0, 0, 0), b(0, 0, 0);
+  if (global == GlobalMotion::kTranslation) {
     std::vector<float> us, vs;
     us.reserve(static_cast<size_t>(roi.area()));
     vs.reserve(static_cast<size_t>(roi.area()));
@@ -41,13 +43,30 @@ double mean_flow_magnitude(const cv::Mat& flow, const cv::Rect& roi, bool remove
         vs.push_back(p[x][1]);
       }
     }
-    gu = median_of(std::move(us));
-    gv = median_of(std::move(vs));
+    a(0) = median_of(std::move(us));
+    b(0) = median_of(std::move(vs));
+  } else if (global == GlobalMotion::kAffine) {
+    cv::Matx33d normal = cv::Matx33d::zeros();
+    cv::Matx31d rhs_u(0, 0, 0), rhs_v(0, 0, 0);
+    for (int y = 0; y < f.rows; ++y) {
+      const auto* p = f.ptr<cv::Vec2f>(y);
+      for (int x = 0; x < f.cols; ++x) {
+        const cv::Matx31d basis(1.0, x, y);
+        normal += basis * basis.t();
+        rhs_u += basis * static_cast<double>(p[x][0]);
+        rhs_v += basis * static_cast<double>(p[x][1]);
+      }
+    }
+    cv::solve(normal, rhs_u, a, cv::DECOMP_CHOLESKY);
+    cv::solve(normal, rhs_v, b, cv::DECOMP_CHOLESKY);
   }
   double sum = 0.0;
   for (int y = 0; y < f.rows; ++y) {
     const auto* p = f.ptr<cv::Vec2f>(y);
-    for (int x = 0; x < f.cols; ++x) sum += std::hypot(p[x][0] - gu, p[x][1] - gv);
+    for (int x = 0; x < f.cols; ++x) {
+      const double gu = a(0) + a(1) * x + a(2) * y, gv = b(0) + b(1) * x + b(2) * y;
+      sum += std::hypot(p[x][0] - gu, p[x][1] - gv);
+    }
   }
   return sum / static_cast<double>(roi.area());
 }
@@ -110,34 +129,41 @@ ApexSpot spot_apex(const std::vector<cv::Mat>& frames, const cv::Rect2f& region,
     }
     return small;
   };
-  const cv::Mat onset = prepare(frames[0]);
+  std::vector<cv::Mat> small;
+  small.reserve(frames.size());
+  for (const auto& f : frames) small.push_back(prepare(f));
   cv::Ptr<cv::DISOpticalFlow> dis;
   if (options.measure() == ApexMeasure::kDis) {
     dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
   }
-
-  std::vector<double> raw(frames.size(), 0.0);
-  for (size_t t = 1; t < frames.size(); ++t) {
-    const cv::Mat frame = prepare(frames[t]);
+  // The motion measure between two prepared frames.
+  auto measure = [&](const cv::Mat& from, const cv::Mat& to) -> double {
     cv::Mat flow;
     switch (options.measure()) {
       case ApexMeasure::kFrameDifference: {
         cv::Mat diff;
-        cv::absdiff(onset(roi), frame(roi), diff);
-        raw[t] = cv::mean(diff)[0];
-        break;
+        cv::absdiff(from(roi), to(roi), diff);
+        return cv::mean(diff)[0];
       }
       case ApexMeasure::kFarneback:
-        cv::calcOpticalFlowFarneback(onset, frame, flow, kFarnebackPyrScale, kFarnebackLevels,
+        cv::calcOpticalFlowFarneback(from, to, flow, kFarnebackPyrScale, kFarnebackLevels,
                                      kFarnebackWindow, kFarnebackIterations, kFarnebackPolyN,
                                      kFarnebackPolySigma, 0);
-        raw[t] = mean_flow_magnitude(flow, roi, options.remove_global_motion());
-        break;
+        return mean_flow_magnitude(flow, roi, options.global_motion());
       case ApexMeasure::kDis:
-        dis->calc(onset, frame, flow);
-        raw[t] = mean_flow_magnitude(flow, roi, options.remove_global_motion());
-        break;
+        dis->calc(from, to, flow);
+        return mean_flow_magnitude(flow, roi, options.global_motion());
     }
+    return 0.0;
+  };
+
+  const size_t last = frames.size() - 1;
+  std::vector<double> raw(frames.size(), 0.0);
+  for (size_t t = 1; t < frames.size(); ++t) raw[t] = measure(small[0], small[t]);
+  if (options.reference() == ApexReference::kOnsetAndLast) {
+    const double span = raw[last];
+    for (size_t t = 1; t < last; ++t) raw[t] += measure(small[t], small[last]) - span;
+    raw[last] = 0.0;
   }
   ApexSpot spot;
   spot.scores = smooth(raw, options.smoothing());

@@ -43,18 +43,42 @@ TEST(ApexSpotting, EveryMeasureFindsTheSyntheticApex) {
 }
 
 TEST(ApexSpotting, GlobalMotionRemovalIgnoresARigidShift) {
-  // Every frame shifted as a whole by one pixel more, except a local motion peaking at 6:
-  // with global motion removed the local one wins.
+  // Every frame shifted as a whole by 0.3 px more than the one before, besides a local motion
+  // peaking at 6: with global motion removed the local one wins.
   auto frames = rise_and_fall_clip(6);
   for (size_t t = 1; t < frames.size(); ++t) {
     cv::warpAffine(frames[t], frames[t],
                    cv::Mat(cv::Matx23d(1, 0, 0.3 * static_cast<double>(t), 0, 1, 0)),
                    frames[t].size(), cv::INTER_CUBIC, cv::BORDER_REFLECT);
   }
-  const auto options = ApexSpottingOptions().measure(ApexMeasure::kFarneback).smoothing(1);
-  EXPECT_EQ(spot_apex(frames, {}, options).index, 6);
-  EXPECT_EQ(spot_apex(frames, {}, ApexSpottingOptions(options).remove_global_motion(false)).index,
-            20);
+  // Against the onset only: against both ends a steady shift would cancel anyway.
+  const auto options = ApexSpottingOptions()
+                           .measure(ApexMeasure::kFarneback)
+                           .reference(ApexReference::kOnset)
+                           .smoothing(1);
+  for (const auto global : {GlobalMotion::kTranslation, GlobalMotion::kAffine}) {
+    EXPECT_EQ(spot_apex(frames, {}, ApexSpottingOptions(options).global_motion(global)).index, 6);
+  }
+  EXPECT_EQ(
+      spot_apex(frames, {}, ApexSpottingOptions(options).global_motion(GlobalMotion::kKeep)).index,
+      20);
+}
+
+TEST(ApexSpotting, ComparingWithBothEndsCancelsSlowDrift) {
+  // A brightness drift of 1.5 grey levels per frame on top of a local motion peaking at 8: the
+  // difference to the onset alone grows until the last frame; against both ends the drift
+  // cancels and the expression stands out.
+  auto frames = rise_and_fall_clip(8);
+  for (size_t t = 0; t < frames.size(); ++t) {
+    frames[t].convertTo(frames[t], CV_8U, 0.7, 30.0 + 1.5 * static_cast<double>(t));
+  }
+  const auto onset_only = ApexSpottingOptions()
+                              .measure(ApexMeasure::kFrameDifference)
+                              .reference(ApexReference::kOnset);
+  EXPECT_EQ(spot_apex(frames, {}, onset_only).index, 20);
+  EXPECT_EQ(spot_apex(frames, {}, ApexSpottingOptions(onset_only).reference(
+                                      ApexReference::kOnsetAndLast)).index,
+            8);
 }
 
 TEST(ApexSpotting, RegionRestrictsTheMeasure) {
