@@ -41,9 +41,7 @@ struct FaceDetector::Impl {
 };
 
 FaceDetector::FaceDetector(const FaceDetectorOptions& options)
-    : options_(options), impl_(std::make_unique<Impl>()) {
-  options_.validate();
-}
+    : options_((options.validate(), options)), impl_(std::make_unique<Impl>()) {}
 FaceDetector::~FaceDetector() = default;
 FaceDetector::FaceDetector(const FaceDetector& other)
     : options_(other.options_), impl_(std::make_unique<Impl>(*other.impl_)) {}

@@ -8,10 +8,26 @@
 
 namespace mer::face {
 
-// Why the defaults (working_size 112, scales 3, warps 3, OpenCV's iterations): measured by
-// bench/face_flow_settings (see its header for the numbers) against full quality (OpenCV's
-// defaults at 224x224).
-// FLOW_SETTINGS_NOTE
+// Why the defaults (working size 112, 3 scales, 3 warps, OpenCV's other values). Budget: >= 20
+// clips/s on 2 cores is <= 100 ms of one core per clip, of which decoding, detection, landmarks,
+// alignment and the map take ~17 ms, leaving ~80 ms for TV-L1. bench/face_flow_settings on 24
+// CASME II clips (224x224 aligned crops, one thread; the 28x28 maps compared with those of full
+// quality = OpenCV's defaults at 224: Pearson correlation u / v / strain, mean over clips):
+//   setting                 flow ms   corr u / v / strain
+//   224, 5 scales, 5 warps    ~330    1 (reference)
+//   224, 5 / 7, eps 0.005    ~1700    0.980 / 0.975 / 0.947   <- two "full" runs differ this much
+//   160, 3 / 3                ~125    0.964 / 0.971 / 0.904
+//   128, 3 / 2                 ~63    0.938 / 0.959 / 0.834
+//   128, 3 / 3                 ~75    0.939 / 0.961 / 0.848
+//   112, 5 / 5                 ~80    0.908 / 0.939 / 0.819
+//   112, 3 / 3                 ~55    0.907 / 0.946 / 0.809   <- default
+//    96, 3 / 3                 ~45    0.851 / 0.927 / 0.775
+//    64, 3 / 3                 ~18    0.710 / 0.867 / 0.621
+// Fewer scales and warps cost almost nothing in agreement at these sizes (the motion is a pixel
+// or two); resolution is what matters. 128 would agree a little better but measured ~21
+// clips/s for the whole pipeline on the shared 2-core box (bench/face_throughput), too close to
+// the target; 112 measured 25-30 clips/s. TvL1Options::full_quality() is there for anyone who
+// prefers the reference maps to speed (~6 clips/s on 2 idle cores, CPU time measured).
 
 TvL1Options TvL1Options::full_quality() {
   return TvL1Options().working_size(0).scales(5).warps(5).inner_iterations(30)

@@ -50,43 +50,40 @@ void expect_full_range(const cv::Mat& map) {
 
 }  // namespace
 
-TEST_F(ClipPreprocessorTest, MissingFrameNamesTheFile) {
+// Each failure mode in one test: ctest runs every test in its own process, and each process
+// loads the landmark model (~0.9 s).
+TEST_F(ClipPreprocessorTest, BadInputsGiveADataErrorNamingTheFileAndTheReason) {
+  // A missing frame.
   const auto missing = (dir_ / "reg_img99.jpg").string();
   testing::expect_data_error([&] { preprocessor_->process(missing, missing); },
                              {missing, "not found"});
-}
-
-TEST_F(ClipPreprocessorTest, CorruptImageNamesTheFile) {
-  const auto path = (dir_ / "corrupt.jpg").string();
+  // Garbage bytes under a .jpg name, as onset and as apex.
+  const auto corrupt = (dir_ / "corrupt.jpg").string();
   {
-    std::ofstream out(path, std::ios::binary);
+    std::ofstream out(corrupt, std::ios::binary);
     for (int i = 0; i < 4096; ++i) out.put(static_cast<char>((i * 7919 + 13) % 251));
   }
-  const auto grey = write_image("grey.png", cv::Mat(240, 240, CV_8UC1, cv::Scalar(128)));
-  testing::expect_data_error([&] { preprocessor_->process(path, grey); },
-                             {path, "cannot decode image"});
-  testing::expect_data_error([&] { preprocessor_->process(grey, path); },
-                             {path, "cannot decode image"});
-}
-
-TEST_F(ClipPreprocessorTest, FacelessOnsetIsNoFaceFound) {
   const auto grey = write_image("grey.jpg", cv::Mat(240, 240, CV_8UC1, cv::Scalar(128)));
+  testing::expect_data_error([&] { preprocessor_->process(corrupt, grey); },
+                             {corrupt, "cannot decode image"});
+  testing::expect_data_error([&] { preprocessor_->process(grey, corrupt); },
+                             {corrupt, "cannot decode image"});
+  // No face in the onset frame: flat grey, noise.
   const auto noise = write_image("noise.png", testing::texture(240, 9, 0.8));
   testing::expect_data_error([&] { preprocessor_->process(grey, noise); },
                              {"no face found in " + grey});
   testing::expect_data_error([&] { preprocessor_->process(noise, grey); },
                              {"no face found in " + noise});
-}
-
-TEST_F(ClipPreprocessorTest, RealDataFrameOfAnotherSizeIsRejected) {
-  MER_REQUIRE_CASME();
-  const auto onset = testing::casme_frame("sub01", "EP02_01f", 46);
+  // An apex frame of another size than the onset's.
   const auto small = write_image("small.png", cv::Mat(50, 60, CV_8UC1, cv::Scalar(1)));
-  testing::expect_data_error([&] { preprocessor_->process(onset, small); },
+  testing::expect_data_error([&] { preprocessor_->process(grey, small); },
                              {small, "differs from the onset"});
+  // A sequence too short to spot an apex in.
+  testing::expect_data_error([&] { preprocessor_->process_sequence({grey}); },
+                             {"at least 2 frames", grey});
 }
 
-TEST_F(ClipPreprocessorTest, RealDataCasmeClipGivesAFullRangeMapCropsAndLandmarks) {
+TEST_F(ClipPreprocessorTest, RealDataCasmeClipsGiveFullRangeMapsCropsAndLandmarks) {
   MER_REQUIRE_CASME();
   // sub01/EP02_01f: onset 46, apex 59 (happiness, AU12).
   const auto clip = preprocessor_->process(testing::casme_frame("sub01", "EP02_01f", 46),
@@ -107,21 +104,19 @@ TEST_F(ClipPreprocessorTest, RealDataCasmeClipGivesAFullRangeMapCropsAndLandmark
   EXPECT_FALSE(clip.apex_spotted);
   EXPECT_GT(clip.timing.flow_ms, 0.0);
   EXPECT_GE(clip.timing.total_ms, clip.timing.flow_ms + clip.timing.detect_ms);
-}
 
-TEST_F(ClipPreprocessorTest, RealDataColourCropsAndOtherSizes) {
-  MER_REQUIRE_CASME();
+  // Colour crops and other sizes, on another subject (sub17/EP13_01: onset 146, apex 164).
   ClipPreprocessor colour(ClipPreprocessorOptions()
                               .colour_crops(true)
                               .alignment(AlignmentOptions().output_size(128))
                               .map(MotionMapOptions().output_size(42)),
                           testing::shared_model());
-  const auto clip = colour.process(testing::casme_frame("sub17", "EP13_01", 146),
-                                   testing::casme_frame("sub17", "EP13_01", 164));
-  EXPECT_EQ(clip.onset_crop.type(), CV_8UC3);
-  EXPECT_EQ(clip.onset_crop.size(), cv::Size(128, 128));
-  EXPECT_EQ(clip.flow_map.size(), cv::Size(42, 42));
-  expect_full_range(clip.flow_map);
+  const auto other = colour.process(testing::casme_frame("sub17", "EP13_01", 146),
+                                    testing::casme_frame("sub17", "EP13_01", 164));
+  EXPECT_EQ(other.onset_crop.type(), CV_8UC3);
+  EXPECT_EQ(other.onset_crop.size(), cv::Size(128, 128));
+  EXPECT_EQ(other.flow_map.size(), cv::Size(42, 42));
+  expect_full_range(other.flow_map);
 }
 
 TEST_F(ClipPreprocessorTest, RealDataSpottedApexIsNearTheAnnotation) {
