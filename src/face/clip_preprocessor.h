@@ -58,8 +58,9 @@ struct ClipTiming {
 };
 
 struct PreparedClip {
-  // output_size x output_size CV_8UC3, channel 0 = u, 1 = v, 2 = strain, each min-max
-  // normalised to 0..255 per sample (spanning exactly 0..255 unless constant, then 0).
+  // output_size x output_size CV_8UC3, channel 0 = u, 1 = v, 2 = strain (or the order of
+  // options.map().channel_order()), each min-max normalised to 0..255 per sample (spanning
+  // exactly 0..255 unless constant, then 0).
   cv::Mat flow_map;
   // Aligned crops, alignment.output_size square (224 by default): CV_8UC1 grey, or CV_8UC3
   // BGR with colour_crops.
@@ -67,7 +68,7 @@ struct PreparedClip {
   cv::Mat apex_crop;
   // Onset landmarks in crop coordinates (to_mat() gives the 68 x 2 float form).
   Landmarks landmarks{};
-  // The similarity transform used for every frame (frame -> crop coordinates).
+  // The transform used for every frame (frame -> crop coordinates).
   Alignment alignment;
   // Index of the apex in the frames given: 1 for an (onset, apex) pair, the spotted index for
   // a sequence.

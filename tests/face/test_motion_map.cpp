@@ -113,6 +113,19 @@ TEST(MotionMap, LayoutIsUVStrainAndSurvivesAPngRoundTrip) {
   EXPECT_LT(read.at<cv::Vec3b>(1, 14)[2], read.at<cv::Vec3b>(26, 14)[2]);   // strain: grows down
 }
 
+TEST(MotionMap, StrainVUOrderSwapsTheFirstAndLastChannels) {
+  cv::Mat flow(40, 40, CV_32FC2);
+  cv::RNG(2).fill(flow, cv::RNG::NORMAL, 0.0, 1.0);
+  const cv::Mat uvs = motion_map(flow);
+  const cv::Mat svu = motion_map(flow, MotionMapOptions().channel_order(ChannelOrder::kStrainVU));
+  cv::Mat a[3], b[3];
+  cv::split(uvs, a);
+  cv::split(svu, b);
+  EXPECT_EQ(cv::norm(a[0], b[2], cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(a[1], b[1], cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(a[2], b[0], cv::NORM_INF), 0.0);
+}
+
 TEST(MotionMap, RejectsBadOptions) {
   const cv::Mat flow(16, 16, CV_32FC2, cv::Scalar(0, 0));
   EXPECT_THROW(motion_map(flow, MotionMapOptions().output_size(4)), ConfigError);
