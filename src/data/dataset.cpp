@@ -46,6 +46,14 @@ std::string Dataset::checksum() const {
   return hash.hex();
 }
 
+std::string Dataset::landmarks_checksum() const {
+  if (!landmarks.defined()) return "";
+  Fnv1a hash;
+  const auto contiguous = landmarks.contiguous();
+  hash.update(contiguous.data_ptr(), contiguous.numel() * contiguous.element_size());
+  return hash.hex();
+}
+
 void Dataset::validate() const {
   const std::string where = root.empty() ? std::string("in-memory dataset") : root;
   if (samples.empty()) throw DataError(where + ": no samples");
@@ -68,6 +76,16 @@ void Dataset::validate() const {
   }
   if (faces.defined() && (faces.dim() != 3 || faces.size(0) != size())) {
     throw DataError(where + ": faces must be [N, H, W] with N = " + std::to_string(size()));
+  }
+  if (landmarks.defined()) {
+    if (landmarks.dim() != 3 || landmarks.size(0) != size() || landmarks.size(1) != kNumLandmarks ||
+        landmarks.size(2) != 2 || landmarks.scalar_type() != torch::kFloat32) {
+      throw DataError(where + ": landmarks must be a float32 tensor [N, 68, 2] with N = " +
+                      std::to_string(size()));
+    }
+    if (!torch::isfinite(landmarks).all().item<bool>()) {
+      throw DataError(where + ": landmarks hold non-finite values");
+    }
   }
 }
 

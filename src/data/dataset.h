@@ -35,6 +35,13 @@ struct Dataset {
   // Optional [N, H, W] uint8 grey face crops (synthetic data fills it; read_prepared leaves
   // it undefined and keeps only face_path).
   torch::Tensor faces;
+  // Optional [N, 68, 2] float32 facial landmarks of each sample (the iBUG 68-point layout:
+  // jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67) as (x, y) in flow-map pixel
+  // coordinates: the centre of the flow pixel in row i, column j is (x, y) = (j, i), so the
+  // map spans [-0.5, S - 0.5] on both axes (OpenCV's and dlib's convention). Points may lie
+  // slightly outside the map. Filled by the synthetic generator, by read_prepared from a
+  // landmarks file (data/landmarks_io.h), or undefined.
+  torch::Tensor landmarks;
 
   int64_t size() const { return static_cast<int64_t>(samples.size()); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
@@ -45,10 +52,17 @@ struct Dataset {
   // Content hash (hex) of the sample list, labels and flow values; written into results so
   // that figures can be traced to the exact data they came from.
   std::string checksum() const;
+  // Content hash (hex) of the landmark values; empty when landmarks is undefined. Kept apart
+  // from checksum() so that adding landmarks to a dataset does not change the identity of
+  // its flows (runs of models that ignore landmarks stay valid).
+  std::string landmarks_checksum() const;
   // Throws DataError if the in-memory invariants do not hold (sizes, labels in range,
-  // duplicate samples).
+  // duplicate samples, landmarks of the wrong shape, dtype or with non-finite values).
   void validate() const;
 };
+
+// Number of points of the landmark layout of Dataset::landmarks.
+inline constexpr int64_t kNumLandmarks = 68;
 
 // The MEGC2019 composite class names, label order 0, 1, 2.
 std::vector<std::string> megc2019_class_names();

@@ -6,6 +6,7 @@
 
 #include "core/csv.h"
 #include "core/error.h"
+#include "data/landmarks_io.h"
 
 #ifdef MER_WITH_VISION
 #include <opencv2/imgcodecs.hpp>
@@ -63,7 +64,7 @@ torch::Tensor decode_flow(const fs::path& path, const std::string& where) {
 
 }  // namespace
 
-Dataset read_prepared(const std::string& dir) {
+Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options) {
   const fs::path root(dir);
   if (!fs::is_directory(root)) throw DataError(dir + ": dataset folder does not exist");
   const fs::path csv_path = root / "labels.csv";
@@ -152,6 +153,13 @@ Dataset read_prepared(const std::string& dir) {
   }
   if (num_classes < 2) throw DataError(csv_name + ": only one class present");
   dataset.flows = torch::stack(flows);
+  if (!options.landmarks()) {
+    // none wanted
+  } else if (!options.landmarks_file().empty()) {
+    dataset.landmarks = read_landmarks(options.landmarks_file(), dataset);
+  } else if (fs::is_regular_file(root / kLandmarksFile)) {
+    dataset.landmarks = read_landmarks((root / kLandmarksFile).string(), dataset);
+  }
   dataset.validate();
   return dataset;
 }
@@ -184,6 +192,12 @@ void write_prepared(const Dataset& dataset, const std::string& dir) {
         throw DataError(face_file.string() + ": cannot write image");
       }
     }
+  }
+  if (dataset.landmarks.defined()) {
+    const double face_size = static_cast<double>(
+        dataset.faces.defined() ? dataset.faces.size(-1) : dataset.flow_side());
+    write_landmarks((root / kLandmarksFile).string(),
+                    landmark_rows(dataset, face_size, ""));
   }
   const fs::path tmp = root / "labels.csv.tmp";
   {

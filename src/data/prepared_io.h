@@ -19,9 +19,21 @@ inline const char* const kRequiredColumns[] = {"dataset", "subject", "sample", "
 
 // Reads a prepared dataset. Decoding the flow images needs OpenCV: in a build without
 // MER_WITH_VISION this throws DataError saying so.
-Dataset read_prepared(const std::string& dir);
+// Landmarks (Dataset::landmarks, data/landmarks_io.h): see PreparedReadOptions.
+struct PreparedReadOptions {
+  // Landmarks file to read (it must exist); "" = DIR/landmarks.csv when that exists, else none.
+  TORCH_ARG(std::string, landmarks_file) = "";
+  // false: read no landmarks at all (e.g. when about to write new ones).
+  TORCH_ARG(bool, landmarks) = true;
 
-// Writes labels.csv, flow/*.png and (if dataset.faces is defined) face/*.jpg under dir,
+ public:
+  PreparedReadOptions() = default;
+};
+Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options = {});
+
+// Writes labels.csv, flow/*.png, (if dataset.faces is defined) face/*.jpg and (if
+// dataset.landmarks is defined) landmarks.csv, in the faces' pixels (or the flows' without
+// faces), under dir,
 // creating it. Writes labels.csv last, through a temporary name, so that an interrupted
 // write never leaves a folder that looks complete. Needs OpenCV (MER_WITH_VISION).
 void write_prepared(const Dataset& dataset, const std::string& dir);

@@ -122,37 +122,148 @@ constexpr double kScaleSd = 0.06, kScaleMin = 0.85, kScaleMax = 1.15;
 constexpr double kOffsetSd = 0.04, kOffsetMax = 0.1;
 constexpr double kFeatureJitterSd = 0.012, kFeatureJitterMax = 0.03;
 
-FaceGeometry make_geometry(Random& rng) {
+// A subject's deviation from the template face: global scale and offset, and the jitter of
+// the feature positions (normalised units).
+struct GeometryParams {
+  double scale = 1.0;
+  Vec2 offset;
+  double brow_dy = 0.0, eye_dx = 0.0, eye_dy = 0.0, nose_dy = 0.0, mouth_dx = 0.0, mouth_dy = 0.0;
+};
+
+FaceGeometry geometry_from(const GeometryParams& p) {
   FaceGeometry g;
-  g.scale = rng.normal(1.0, kScaleSd, kScaleMin, kScaleMax);
-  const Vec2 offset{rng.normal(0.0, kOffsetSd, -kOffsetMax, kOffsetMax),
-                    rng.normal(0.0, kOffsetSd, -kOffsetMax, kOffsetMax)};
-  auto jitter = [&] {
-    return rng.normal(0.0, kFeatureJitterSd, -kFeatureJitterMax, kFeatureJitterMax);
-  };
-  const double brow_dy = jitter(), eye_dx = jitter(), eye_dy = jitter();
-  const double nose_dy = jitter(), mouth_dx = jitter(), mouth_dy = jitter();
+  g.scale = p.scale;
   // Template point (x from the midline, y absolute) -> subject image coordinates.
   auto place = [&](double x, double y) {
-    return Vec2{kMidline + g.scale * x + offset.x,
-                kTemplateCenterY + g.scale * (y - kTemplateCenterY) + offset.y};
+    return Vec2{kMidline + g.scale * x + p.offset.x,
+                kTemplateCenterY + g.scale * (y - kTemplateCenterY) + p.offset.y};
   };
   g.face_center = place(0.0, kFaceCenterY);
   g.face_radii = {g.scale * kFaceRadiusX, g.scale * kFaceRadiusY};
   for (int k = 0; k < 2; ++k) {
     const double s = outward(k);
-    g.brow_inner[k] = place(s * kBrowInnerX, kBrowInnerY + brow_dy);
-    g.brow_outer[k] = place(s * (kBrowOuterX + eye_dx), kBrowOuterY + brow_dy);
-    g.eye[k] = place(s * (kEyeX + eye_dx), kEyeY + eye_dy);
-    g.nostril[k] = place(s * kNostrilX, kNostrilY + nose_dy);
-    g.mouth_corner[k] = place(s * (kMouthX + mouth_dx), kMouthY + mouth_dy);
+    g.brow_inner[k] = place(s * kBrowInnerX, kBrowInnerY + p.brow_dy);
+    g.brow_outer[k] = place(s * (kBrowOuterX + p.eye_dx), kBrowOuterY + p.brow_dy);
+    g.eye[k] = place(s * (kEyeX + p.eye_dx), kEyeY + p.eye_dy);
+    g.nostril[k] = place(s * kNostrilX, kNostrilY + p.nose_dy);
+    g.mouth_corner[k] = place(s * (kMouthX + p.mouth_dx), kMouthY + p.mouth_dy);
   }
   g.eye_radii = {g.scale * kEyeRadiusX, g.scale * kEyeRadiusY};
-  g.nose_top = place(0.0, kNoseTopY + eye_dy);
-  g.nose_tip = place(0.0, kNoseTipY + nose_dy);
-  g.mouth_center = place(0.0, kMouthCenterY + mouth_dy);
+  g.nose_top = place(0.0, kNoseTopY + p.eye_dy);
+  g.nose_tip = place(0.0, kNoseTipY + p.nose_dy);
+  g.mouth_center = place(0.0, kMouthCenterY + p.mouth_dy);
   g.chin = place(0.0, kChinY);
   return g;
+}
+
+FaceGeometry make_geometry(Random& rng) {
+  // The draws, in this order, define the dataset: keep it.
+  GeometryParams p;
+  p.scale = rng.normal(1.0, kScaleSd, kScaleMin, kScaleMax);
+  p.offset.x = rng.normal(0.0, kOffsetSd, -kOffsetMax, kOffsetMax);
+  p.offset.y = rng.normal(0.0, kOffsetSd, -kOffsetMax, kOffsetMax);
+  auto jitter = [&] {
+    return rng.normal(0.0, kFeatureJitterSd, -kFeatureJitterMax, kFeatureJitterMax);
+  };
+  p.brow_dy = jitter();
+  p.eye_dx = jitter();
+  p.eye_dy = jitter();
+  p.nose_dy = jitter();
+  p.mouth_dx = jitter();
+  p.mouth_dy = jitter();
+  return geometry_from(p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 68 landmarks of a face geometry in the iBUG 300-W order (normalised units): drawn from
+// the same features as the face and the motion, so they sit where the drawing puts them. The
+// shapes between the features (brow arch, lid and lip curves, jaw line) are approximate.
+
+constexpr double kJawWidthShare = 0.95;   // jaw half-width relative to the face ellipse's
+constexpr double kBrowArch = 0.012;       // brow midpoints above the inner-outer line
+constexpr double kNostrilSpread = 0.025;  // outer nostril points beyond the nostril centres
+constexpr double kNoseBaseDrop = 0.012;   // the nose base's middle point below the nostrils
+constexpr double kUpperLip = 0.03, kLowerLip = 0.045;  // outer lip heights at the midline
+constexpr double kInnerLip = 0.008, kInnerCornerInset = 0.012;
+
+using LandmarkPoints = std::array<Vec2, kNumLandmarks>;
+
+LandmarkPoints landmarks_of(const FaceGeometry& g) {
+  LandmarkPoints p;
+  const double s = g.scale;
+  // Jaw 0-16: a half ellipse from eye level on the image-left, through the chin, to eye
+  // level on the image-right.
+  const double eye_level = 0.5 * (g.eye[0].y + g.eye[1].y);
+  const double jaw_rx = kJawWidthShare * g.face_radii.x, jaw_ry = g.chin.y - eye_level;
+  for (int j = 0; j <= 16; ++j) {
+    const double phi = kPi * (1.0 - j / 16.0);
+    p[j] = {g.chin.x + jaw_rx * std::cos(phi), eye_level + jaw_ry * std::sin(phi)};
+  }
+  // Brows 17-21 (image-left, outer to inner) and 22-26 (image-right, inner to outer).
+  for (int j = 0; j < 5; ++j) {
+    const double t = j / 4.0, arch = s * kBrowArch * std::sin(kPi * t);
+    p[17 + j] = (1.0 - t) * g.brow_outer[0] + t * g.brow_inner[0] - Vec2{0.0, arch};
+    p[22 + j] = (1.0 - t) * g.brow_inner[1] + t * g.brow_outer[1] - Vec2{0.0, arch};
+  }
+  // Nose: bridge 27-30 from the top to the tip, base 31-35 from image-left to image-right.
+  for (int j = 0; j < 4; ++j) {
+    const double t = j / 3.0;
+    p[27 + j] = (1.0 - t) * g.nose_top + t * g.nose_tip;
+  }
+  const Vec2 base_left = g.nostril[0] - Vec2{s * kNostrilSpread, 0.0};
+  const Vec2 base_right = g.nostril[1] + Vec2{s * kNostrilSpread, 0.0};
+  for (int j = 0; j < 5; ++j) {
+    const double t = j / 4.0;
+    p[31 + j] = (1.0 - t) * base_left + t * base_right +
+                Vec2{0.0, s * kNoseBaseDrop * std::sin(kPi * t)};
+  }
+  // Eyes: 36-41 image-left (outer corner, two upper lid points, inner corner, two lower),
+  // 42-47 image-right (inner corner, upper lid, outer corner, lower): points of the drawn
+  // ellipse at a third of its half-width from the centre.
+  const double lid = std::sqrt(1.0 - 1.0 / 9.0);
+  for (int k = 0; k < 2; ++k) {
+    const Vec2 e = g.eye[k];
+    const double rx = g.eye_radii.x, ry = g.eye_radii.y * lid;
+    const int first = k == 0 ? 36 : 42;
+    // Start at the left corner, go over the upper lid to the right corner and back below.
+    const Vec2 ring[6] = {{e.x - rx, e.y},           {e.x - rx / 3.0, e.y - ry},
+                          {e.x + rx / 3.0, e.y - ry}, {e.x + rx, e.y},
+                          {e.x + rx / 3.0, e.y + ry}, {e.x - rx / 3.0, e.y + ry}};
+    for (int j = 0; j < 6; ++j) p[first + j] = ring[j];
+  }
+  // Mouth: outer 48-59 (left corner, upper lip to the right corner, lower lip back), inner
+  // 60-67 (left corner, upper, right corner, lower). The lip line sags from the corners to the
+  // centre as the drawing's does.
+  const Vec2 left = g.mouth_corner[0], right = g.mouth_corner[1];
+  auto lip_line = [&](double t) {
+    return (1.0 - t) * left + t * right +
+           Vec2{0.0, (g.mouth_center.y - 0.5 * (left.y + right.y)) * std::sin(kPi * t)};
+  };
+  p[48] = left;
+  p[54] = right;
+  for (int j = 1; j <= 5; ++j) {
+    const double up = j / 6.0, down = 1.0 - j / 6.0;
+    p[48 + j] = lip_line(up) - Vec2{0.0, s * kUpperLip * std::sin(kPi * up)};
+    p[54 + j] = lip_line(down) + Vec2{0.0, s * kLowerLip * std::sin(kPi * down)};
+  }
+  p[60] = left + Vec2{s * kInnerCornerInset, 0.0};
+  p[64] = right - Vec2{s * kInnerCornerInset, 0.0};
+  for (int j = 1; j <= 3; ++j) {
+    const double up = j / 4.0, down = 1.0 - j / 4.0;
+    p[60 + j] = lip_line(up) - Vec2{0.0, s * kInnerLip * std::sin(kPi * up)};
+    p[64 + j] = lip_line(down) + Vec2{0.0, s * kInnerLip * std::sin(kPi * down)};
+  }
+  return p;
+}
+
+// Writes `points` shifted by `shift` (normalised) as flow-map pixel coordinates of a map of
+// `side` (pixel centres at integers) to out[0..135].
+void store_landmarks(const LandmarkPoints& points, Vec2 shift, int64_t side, float* out) {
+  const double n = static_cast<double>(side);
+  for (size_t j = 0; j < points.size(); ++j) {
+    out[2 * j] = static_cast<float>((points[j].x + shift.x) * n - 0.5);
+    out[2 * j + 1] = static_cast<float>((points[j].y + shift.y) * n - 0.5);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,6 +668,44 @@ void SyntheticOptions::validate() const {
   }
 }
 
+std::vector<std::string> synthetic_primary_parts() {
+  // Parts moved by the first action of each class in class_actions().
+  auto part_of = [](Action a) -> std::string {
+    switch (a) {
+      case kBrowLower:
+      case kInnerBrowRaise:
+      case kBrowRaise:
+        return "brows";
+      case kLidTighten:
+      case kUpperLidRaise:
+      case kBlink:
+        return "eyes";
+      case kNoseWrinkle:
+        return "nose";
+      case kJawDrop:
+        return "jaw";
+      case kCheekRaise:
+        return "cheeks";  // no landmark group; never a primary action
+      case kLipStretch:
+      case kLipCornerDepress:
+      case kLipCornerPull:
+      case kLipsPart:
+        return "mouth";
+    }
+    return "";
+  };
+  std::vector<std::string> out;
+  for (const auto& actions : class_actions()) out.push_back(part_of(actions.front().action));
+  return out;
+}
+
+torch::Tensor template_landmarks(int64_t side) {
+  MER_CHECK(side > 0, "template_landmarks needs a positive side");
+  auto out = torch::empty({kNumLandmarks, 2}, torch::kFloat32);
+  store_landmarks(landmarks_of(geometry_from({})), {}, side, out.data_ptr<float>());
+  return out;
+}
+
 torch::Tensor optical_strain(const torch::Tensor& u, const torch::Tensor& v) {
   MER_CHECK(u.defined() && v.defined() && u.dim() == 2 && u.sizes() == v.sizes(),
             "optical_strain expects u and v of the same shape [H, W]");
@@ -609,13 +758,16 @@ Dataset make_synthetic(const SyntheticOptions& options) {
   MER_CHECK(ds.num_classes() == kNumClasses, "synthetic data needs the 3 MEGC2019 classes");
   ds.flows = torch::empty({total, 3, side, side}, torch::kFloat32);
   if (face_side > 0) ds.faces = torch::empty({total, face_side, face_side}, torch::kUInt8);
+  ds.landmarks = torch::empty({total, kNumLandmarks, 2}, torch::kFloat32);
   float* flow_out = ds.flows.data_ptr<float>();
+  float* landmark_out = ds.landmarks.data_ptr<float>();
   const size_t plane = static_cast<size_t>(side * side);
   std::vector<double> u, v;
   int64_t n = 0;
   for (int64_t s = 0; s < options.subjects(); ++s) {
     std::vector<uint8_t> face;
     if (face_side > 0) face = draw_face(geometry[static_cast<size_t>(s)], face_side);
+    const LandmarkPoints points = landmarks_of(geometry[static_cast<size_t>(s)]);
     const std::string subject = numbered("s", s + 1);
     for (int64_t c = 0; c < count[static_cast<size_t>(s)]; ++c, ++n) {
       const int64_t label = labels[static_cast<size_t>(n)];
@@ -645,6 +797,9 @@ Dataset make_synthetic(const SyntheticOptions& options) {
       if (face_side > 0) {
         shift_image(face, face_side, motion.crop_shift, ds.faces[n].data_ptr<uint8_t>());
       }
+      // The exact shift of the motion (the drawing's is rounded to whole face pixels).
+      store_landmarks(points, motion.crop_shift, side,
+                      landmark_out + static_cast<size_t>(n) * 2 * kNumLandmarks);
     }
   }
   return ds;

@@ -58,7 +58,24 @@ struct SyntheticOptions {
 // is constant (then all 0). faces: [N, face_size, face_size] uint8 grey drawing of the onset
 // (neutral) face of the sample's subject, in the same geometry as the flow (the flow map is
 // the face image scaled by flow_size / face_size); undefined when face_size is 0.
+// landmarks: [N, 68, 2] in flow-map pixels (Dataset::landmarks), the iBUG 68-point layout of
+// the subject's face geometry (the features the face is drawn from and the actions move: brows,
+// eyes, nose, mouth corners; approximate curves between them) shifted with the sample's crop;
+// they do not move with the expression (they are the onset face's). Computing them draws no
+// random numbers, so the flows are those of a generator without landmarks.
 Dataset make_synthetic(const SyntheticOptions& options = {});
+
+// The landmarks of the generator's template face (scale 1, centred, no feature jitter) in
+// pixels of a map of `side` (as Dataset::landmarks): [68, 2] float32. The subjects' faces
+// vary around it; it follows the tight face crops of the MEGC2019 composite.
+torch::Tensor template_landmarks(int64_t side);
+
+// Ground truth for interpretability checks: per class (label order), the facial part its
+// primary action moves (the action a sample of the class shows most often and most strongly):
+// negative -> "brows" (brows lowered), positive -> "mouth" (lip corners pulled), surprise ->
+// "brows" (brows raised). Part names are the coarse landmark groups jaw, brows, nose, eyes,
+// mouth.
+std::vector<std::string> synthetic_primary_parts();
 
 // Optical strain magnitude as used throughout mer (STSTNet eq. 5-7):
 //   |e| = sqrt(ux^2 + vy^2 + 0.5 * (uy + vx)^2)

@@ -154,6 +154,63 @@ TEST(Synthetic, Faces) {
   EXPECT_FALSE(is_shifted_copy(small.faces[0], small.faces[other_subject], kMaxShift));
 }
 
+// The landmarks sit on the drawn face in the iBUG layout: brows above the eyes, the eyes above
+// the nose base, the mouth below the nose, image-left features left of image-right ones,
+// everything inside the map; and on the drawing's features (brows and lip corners are dark).
+TEST(Synthetic, LandmarksFollowTheFaceGeometry) {
+  const Dataset ds = make_synthetic(SyntheticOptions().subjects(6).samples_per_subject(5));
+  ASSERT_TRUE(ds.landmarks.defined());
+  EXPECT_EQ(ds.landmarks.sizes(), (std::vector<int64_t>{ds.size(), 68, 2}));
+  EXPECT_NO_THROW(ds.validate());
+  const double side = static_cast<double>(ds.flow_side());
+  const double to_face = static_cast<double>(ds.faces.size(-1)) / side;
+  for (int64_t n = 0; n < ds.size(); ++n) {
+    const auto p = ds.landmarks[n];
+    const auto x = p.select(1, 0), y = p.select(1, 1);
+    auto ys = [&](int64_t a, int64_t b) { return y.slice(0, a, b + 1); };
+    auto xs = [&](int64_t a, int64_t b) { return x.slice(0, a, b + 1); };
+    // The inner features lie inside the map; the jaw line may leave it, as the chin of a
+    // large face leaves a tight crop.
+    const auto inner = p.slice(0, 17, 68);
+    EXPECT_GE(inner.min().item<double>(), -0.5) << n;
+    EXPECT_LE(inner.max().item<double>(), side - 0.5) << n;
+    EXPECT_GE(p.min().item<double>(), -0.2 * side) << n;
+    EXPECT_LE(p.max().item<double>(), 1.2 * side) << n;
+    EXPECT_LT(ys(17, 26).max().item<double>(), ys(36, 47).min().item<double>()) << n;  // brows, eyes
+    EXPECT_LT(ys(36, 47).max().item<double>(), ys(31, 35).min().item<double>()) << n;  // eyes, nose base
+    EXPECT_LT(ys(27, 35).max().item<double>(), ys(48, 67).min().item<double>()) << n;  // nose, mouth
+    EXPECT_LT(ys(48, 67).max().item<double>(), y[8].item<double>()) << n;              // mouth, chin
+    EXPECT_LT(xs(36, 41).max().item<double>(), xs(42, 47).min().item<double>()) << n;  // eyes
+    EXPECT_LT(xs(17, 21).max().item<double>(), xs(22, 26).min().item<double>()) << n;  // brows
+    EXPECT_LT(x[48].item<double>(), x[54].item<double>()) << n;                        // corners
+    // On the drawing: landmark (flow pixels) -> face pixel; the brows and the lip corners
+    // are drawn dark on lighter skin.
+    auto grey_at = [&](int64_t i) {
+      const auto fx = static_cast<int64_t>(std::lround((x[i].item<double>() + 0.5) * to_face - 0.5));
+      const auto fy = static_cast<int64_t>(std::lround((y[i].item<double>() + 0.5) * to_face - 0.5));
+      return static_cast<double>(ds.faces[n][fy][fx].item<uint8_t>());
+    };
+    double brows = 0;
+    for (int64_t i = 17; i <= 26; ++i) brows += grey_at(i) / 10.0;
+    EXPECT_LT(brows, 100.0) << n;
+    for (int64_t i : {48, 54}) EXPECT_LT(grey_at(i), 130.0) << n << " point " << i;
+    EXPECT_GT(grey_at(29), grey_at(19)) << n;  // nose bridge lighter than a brow
+  }
+  // Each clip of a subject: the subject's face, shifted with the clip's crop (< 0.05 of the
+  // side in each direction).
+  const auto first = ds.landmarks[0];
+  for (int64_t n = 1; n < ds.size() && ds.samples[static_cast<size_t>(n)].subject == "s01"; ++n) {
+    const auto shift = ds.landmarks[n] - first;
+    EXPECT_LT((shift - shift.mean(0)).abs().max().item<double>(), 1e-4);
+    EXPECT_LE(shift.abs().max().item<double>(), 0.1 * side + 1e-4);
+  }
+  // The template: the same layout for an average face, centred.
+  const auto t = template_landmarks(28);
+  EXPECT_EQ(t.sizes(), (std::vector<int64_t>{68, 2}));
+  EXPECT_NEAR(t[8][0].item<double>(), 13.5, 1e-4);  // chin on the midline
+  EXPECT_NEAR((t[36][1] - t[45][1]).item<double>(), 0.0, 1e-4);  // level eyes
+}
+
 TEST(Synthetic, Deterministic) {
   const auto options = SyntheticOptions().subjects(4).samples_per_subject(5).face_size(64);
   const Dataset a = make_synthetic(options);
@@ -161,6 +218,7 @@ TEST(Synthetic, Deterministic) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_TRUE(torch::equal(a.flows, b.flows));
   EXPECT_TRUE(torch::equal(a.faces, b.faces));
+  EXPECT_TRUE(torch::equal(a.landmarks, b.landmarks));
   for (int64_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a.samples[static_cast<size_t>(i)].sample, b.samples[static_cast<size_t>(i)].sample);
     EXPECT_EQ(a.samples[static_cast<size_t>(i)].label, b.samples[static_cast<size_t>(i)].label);
