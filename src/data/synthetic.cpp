@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -275,6 +276,7 @@ struct Blob {
   Vec2 at;
   double sigma = 0.0;
   Vec2 d;
+  bool expression = false;  // part of the expression (not a distractor)
 };
 
 // Facial actions, named after the FACS action units they imitate.
@@ -473,7 +475,9 @@ SampleMotion make_motion(Random& rng, int64_t label, const FaceGeometry& g, cons
   if (chosen.empty()) chosen.push_back(actions[0].action);  // an expression shows something
   for (Action a : chosen) {
     const double gain = std::exp(kActionGainLogSd * rng.normal());
+    const size_t first = m.blobs.size();
     add_action(a, g, kExpressionGain * intensity * st.amplitude * strength * gain, side, m.blobs);
+    for (size_t i = first; i < m.blobs.size(); ++i) m.blobs[i].expression = true;
   }
 
   // Distractors, independent of the class.
@@ -718,40 +722,98 @@ torch::Tensor optical_strain(const torch::Tensor& u, const torch::Tensor& v) {
   return torch::sqrt(ux * ux + vy * vy + shear * shear * 0.5);
 }
 
+namespace {
+
+// Everything drawn per subject and the label of every sample, in sample order.
+struct Plan {
+  std::vector<FaceGeometry> geometry;
+  std::vector<SubjectStyle> style;
+  std::vector<int64_t> count;
+  std::vector<int64_t> labels;
+  int64_t total = 0;
+};
+
+Plan make_plan(const SyntheticOptions& options) {
+  const uint64_t seed = options.seed();
+  Plan p;
+  // Subjects: geometry, style and sample count.
+  const int64_t spread = options.samples_per_subject() / kSampleCountSpreadDivisor;
+  for (int64_t s = 0; s < options.subjects(); ++s) {
+    Random rng = make_stream(seed, kSubjectStream, static_cast<uint64_t>(s));
+    p.geometry.push_back(make_geometry(rng));
+    p.style.push_back(make_style(rng));
+    p.count.push_back(
+        std::max<int64_t>(1, options.samples_per_subject() + rng.uniform_int(-spread, spread)));
+  }
+  for (int64_t c : p.count) p.total += c;
+  const int64_t total = p.total;
+
+  // Labels: exact class shares over the whole set, shuffled, so that subjects get uneven
+  // mixes (as in the real composite) while the overall balance is fixed.
+  p.labels.assign(static_cast<size_t>(total), kSurprise);
+  const auto n_negative =
+      static_cast<int64_t>(std::llround(kNegativeShare * static_cast<double>(total)));
+  const auto n_positive =
+      static_cast<int64_t>(std::llround(kPositiveShare * static_cast<double>(total)));
+  std::fill_n(p.labels.begin(), n_negative, kNegative);
+  std::fill_n(p.labels.begin() + n_negative, std::min(n_positive, total - n_negative), kPositive);
+  {
+    Random rng = make_stream(seed, kLabelStream);
+    shuffle(p.labels, rng.engine());
+  }
+  return p;
+}
+
+}  // namespace
+
+std::vector<std::string> synthetic_dominant_parts(const SyntheticOptions& options) {
+  options.validate();
+  const Plan plan = make_plan(options);
+  std::vector<std::string> out;
+  int64_t n = 0;
+  for (int64_t s = 0; s < options.subjects(); ++s) {
+    for (int64_t c = 0; c < plan.count[static_cast<size_t>(s)]; ++c, ++n) {
+      Random rng = make_stream(options.seed(), kSampleStream, static_cast<uint64_t>(s),
+                               static_cast<uint64_t>(c));
+      const SampleMotion motion =
+          make_motion(rng, plan.labels[static_cast<size_t>(n)], plan.geometry[static_cast<size_t>(s)],
+                      plan.style[static_cast<size_t>(s)], options.intensity());
+      // The expression's displacement at each landmark of the (shifted) face; a part's motion
+      // is the largest at any of its landmarks.
+      const LandmarkPoints points = landmarks_of(plan.geometry[static_cast<size_t>(s)]);
+      std::map<std::string, double> motion_of;
+      for (size_t j = 0; j < points.size(); ++j) {
+        const Vec2 p = points[j] + motion.crop_shift;
+        Vec2 d;
+        for (const Blob& b : motion.blobs) {
+          if (!b.expression) continue;
+          const Vec2 r = p - b.at;
+          d = d + std::exp(-dot(r, r) / (2.0 * b.sigma * b.sigma)) * b.d;
+        }
+        const char* part = j <= 16 ? "jaw" : j <= 26 ? "brows" : j <= 35 ? "nose" : j <= 47 ? "eyes" : "mouth";
+        motion_of[part] = std::max(motion_of[part], norm(d));
+      }
+      std::string best;
+      for (const auto& [part, m] : motion_of) {
+        if (best.empty() || m > motion_of[best]) best = part;
+      }
+      out.push_back(best);
+    }
+  }
+  return out;
+}
+
 Dataset make_synthetic(const SyntheticOptions& options) {
   options.validate();
   const uint64_t seed = options.seed();
   const int64_t side = options.flow_size();
   const int64_t face_side = options.face_size();
-
-  // Subjects: geometry, style and sample count.
-  std::vector<FaceGeometry> geometry;
-  std::vector<SubjectStyle> style;
-  std::vector<int64_t> count;
-  const int64_t spread = options.samples_per_subject() / kSampleCountSpreadDivisor;
-  for (int64_t s = 0; s < options.subjects(); ++s) {
-    Random rng = make_stream(seed, kSubjectStream, static_cast<uint64_t>(s));
-    geometry.push_back(make_geometry(rng));
-    style.push_back(make_style(rng));
-    count.push_back(
-        std::max<int64_t>(1, options.samples_per_subject() + rng.uniform_int(-spread, spread)));
-  }
-  int64_t total = 0;
-  for (int64_t c : count) total += c;
-
-  // Labels: exact class shares over the whole set, shuffled, so that subjects get uneven
-  // mixes (as in the real composite) while the overall balance is fixed.
-  std::vector<int64_t> labels(static_cast<size_t>(total), kSurprise);
-  const auto n_negative =
-      static_cast<int64_t>(std::llround(kNegativeShare * static_cast<double>(total)));
-  const auto n_positive =
-      static_cast<int64_t>(std::llround(kPositiveShare * static_cast<double>(total)));
-  std::fill_n(labels.begin(), n_negative, kNegative);
-  std::fill_n(labels.begin() + n_negative, std::min(n_positive, total - n_negative), kPositive);
-  {
-    Random rng = make_stream(seed, kLabelStream);
-    shuffle(labels, rng.engine());
-  }
+  const Plan plan = make_plan(options);
+  const auto& geometry = plan.geometry;
+  const auto& style = plan.style;
+  const auto& count = plan.count;
+  const auto& labels = plan.labels;
+  const int64_t total = plan.total;
 
   Dataset ds;
   ds.class_names = megc2019_class_names();

@@ -77,6 +77,13 @@ torch::Tensor template_landmarks(int64_t side);
 // mouth.
 std::vector<std::string> synthetic_primary_parts();
 
+// Ground truth per sample (dataset order of make_synthetic(options)): the facial part whose
+// landmarks the sample's expression moves most: the part with the largest displacement, at
+// any of its landmarks, of the expression's actions (distractors, head motion and noise
+// excluded). Usually the class's primary part; not when a sample shows no primary action (a
+// subject uses it in only a share of its samples) or another of its actions is stronger.
+std::vector<std::string> synthetic_dominant_parts(const SyntheticOptions& options = {});
+
 // Optical strain magnitude as used throughout mer (STSTNet eq. 5-7):
 //   |e| = sqrt(ux^2 + vy^2 + 0.5 * (uy + vx)^2)
 // with x along the last (width) axis, y along the first (height) axis, derivatives in units

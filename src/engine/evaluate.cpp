@@ -29,6 +29,15 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
                     settings.at("data_checksum").get<std::string>() + ", given data " +
                     dataset.checksum() + ")");
   }
+  // Runs of landmark models record their landmarks; other landmarks give other predictions.
+  if (settings.contains("landmarks_checksum") &&
+      settings.at("landmarks_checksum") != dataset.landmarks_checksum()) {
+    const auto given = dataset.landmarks_checksum();
+    throw DataError(out_dir + " was trained with other landmarks (checksum " +
+                    settings.at("landmarks_checksum").get<std::string>() + ", given " +
+                    (given.empty() ? std::string("none") : given) +
+                    "); give the landmarks file of the run (--landmarks)");
+  }
   EvaluationReport report;
   report.protocol = settings.at("protocol").get<std::string>();
   const bool oracle = report.protocol == "oracle";
@@ -42,11 +51,14 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
       recorded = outcome_from_json(nlohmann::json::parse(in), dataset);
     }
     auto checkpoint = load_checkpoint((dir / "model.pt").string());
-    std::vector<torch::Tensor> flows;
-    for (auto i : recorded.samples) flows.push_back(dataset.flows[i]);
+    const auto idx = torch::tensor(recorded.samples, torch::kInt64);
+    torch::Tensor landmarks;
+    if (dataset.landmarks.defined()) landmarks = dataset.landmarks.index_select(0, idx);
     torch::NoGradGuard no_grad;
     const auto probs =
-        torch::softmax(checkpoint.model->forward({torch::stack(flows), {}}).logits, 1).contiguous();
+        torch::softmax(
+            checkpoint.model->forward({dataset.flows.index_select(0, idx), {}, landmarks}).logits, 1)
+            .contiguous();
     FoldOutcome now = recorded;
     const auto& expected = oracle ? recorded.last_epoch_predictions : recorded.predictions;
     for (size_t i = 0; i < recorded.samples.size(); ++i) {

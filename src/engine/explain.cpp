@@ -39,7 +39,9 @@ nlohmann::json explain_fold(const models::ModelPtr& model, const data::Dataset& 
   const auto device = model->parameters().empty() ? torch::Device(torch::kCPU)
                                                   : model->parameters().front().device();
   const auto idx = torch::tensor(outcome.samples, torch::kInt64);
-  const auto out = model->forward({dataset.flows.index_select(0, idx).to(device), {}});
+  torch::Tensor landmarks;
+  if (dataset.landmarks.defined()) landmarks = dataset.landmarks.index_select(0, idx).to(device);
+  const auto out = model->forward({dataset.flows.index_select(0, idx).to(device), {}, landmarks});
   if (out.explain.empty()) return nullptr;
   nlohmann::json samples = nlohmann::json::array();
   for (size_t i = 0; i < outcome.samples.size(); ++i) {
@@ -52,7 +54,10 @@ nlohmann::json explain_fold(const models::ModelPtr& model, const data::Dataset& 
                        {"prediction", outcome.predictions[i]},
                        {"explain", values}});
   }
-  return {{"fold", outcome.key}, {"model_epoch", model_epoch}, {"samples", samples}};
+  nlohmann::json result = {{"fold", outcome.key}, {"model_epoch", model_epoch}, {"samples", samples}};
+  const auto info = model->explain_info();
+  if (!info.is_null()) result["model_info"] = info;
+  return result;
 }
 
 }  // namespace mer::engine

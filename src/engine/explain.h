@@ -16,8 +16,10 @@ namespace mer::engine {
 // Runs `model` (eval mode, no gradients) on the fold's test samples and returns
 //   {"fold": key, "model_epoch": E, "samples": [{"key": "dataset/subject/sample", "index": i,
 //     "label": y, "prediction": p, "explain": {"name": nested arrays, ...}}, ...]}
-// with values rounded to 1e-4. `model_epoch` is the epoch of the model passed in (for the
-// oracle protocol, the saved last-epoch model, not the epoch the predictions came from).
+// with values rounded to 1e-4, plus "model_info": the model's explain_info() when it has one.
+// The model sees the samples' landmarks when the dataset has them. `model_epoch` is the
+// epoch of the model passed in (for the oracle protocol, the saved last-epoch model, not the
+// epoch the predictions came from).
 // Returns null when the model has no explanations.
 nlohmann::json explain_fold(const models::ModelPtr& model, const data::Dataset& dataset,
                             const FoldOutcome& outcome, int64_t model_epoch);

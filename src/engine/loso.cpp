@@ -13,6 +13,7 @@
 #include "engine/checkpoint.h"
 #include "engine/explain.h"
 #include "engine/results.h"
+#include "models/registry.h"
 
 namespace fs = std::filesystem;
 
@@ -37,7 +38,7 @@ namespace {
 // Everything that changes a fold's result. Threads do not (folds are independent and each
 // is deterministic), so a run may be resumed with another --threads.
 nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
-                            const std::string& data_checksum) {
+                            const data::Dataset& dataset) {
   nlohmann::json j = {{"model", o.model},
                       {"model_options", o.model_options},
                       {"epochs", o.epochs},
@@ -50,7 +51,12 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
                       {"protocol", protocol_name(o.protocol)},
                       {"backend", backend},
                       {"device", o.device},
-                      {"data_checksum", data_checksum}};
+                      {"data_checksum", dataset.checksum()}};
+  // Landmarks change the results of the models that read them ("" = none: the model's
+  // fallback layout).
+  if (models::find_model(o.model).uses_landmarks) {
+    j["landmarks_checksum"] = dataset.landmarks_checksum();
+  }
   if (o.optimizer == "sgd") j["momentum"] = o.momentum;
   if (o.protocol == Protocol::kInnerVal) {
     j["val_fraction"] = o.validation_fraction;
@@ -105,12 +111,16 @@ bool load_finished(const fs::path& dir, const data::Dataset& dataset, FoldOutcom
 void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
                             const data::Dataset& dataset, const TrainOptions& train) {
   nlohmann::json samples = nlohmann::json::array();
+  nlohmann::json model_info;  // the same in every fold: taken from the first
   for (const auto& fold : folds) {
     const fs::path file = out / "folds" / fold_folder_name(fold.key) / "explain.json";
     if (!fs::is_regular_file(file)) continue;
     try {
       std::ifstream in(file);
       const auto fold_json = nlohmann::json::parse(in);
+      if (model_info.is_null() && fold_json.contains("model_info")) {
+        model_info = fold_json.at("model_info");
+      }
       for (auto sample : fold_json.at("samples")) {
         sample["fold"] = fold.key;
         sample["model_epoch"] = fold_json.at("model_epoch");
@@ -128,6 +138,7 @@ void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
                         {"protocol_note", protocol_note(train.protocol)},
                         {"class_names", dataset.class_names},
                         {"samples", samples}};
+  if (!model_info.is_null()) run["model_info"] = model_info;
   write_file_atomic((out / "explain.json").string(), run.dump());
 }
 
@@ -157,9 +168,9 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
             "invalid fold distribution rank/size");
   MER_CHECK(dist.size == 1 || dist.barrier, "several processes need a barrier");
   // Rank 0 writes run.json before the others compare against it.
-  if (dist.rank == 0) check_or_write_settings(out, run_settings(train, backend, checksum));
+  if (dist.rank == 0) check_or_write_settings(out, run_settings(train, backend, dataset));
   if (dist.size > 1) dist.barrier();
-  if (dist.rank != 0) check_or_write_settings(out, run_settings(train, backend, checksum));
+  if (dist.rank != 0) check_or_write_settings(out, run_settings(train, backend, dataset));
 
   LosoResult result;
   std::vector<FoldOutcome> outcomes(folds.size());
@@ -291,6 +302,13 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.outcomes.empty()) {
     result.summary = make_summary(result.outcomes, dataset, run);
+    if (models::find_model(train.model).uses_landmarks) {
+      result.summary["landmarks"] =
+          dataset.landmarks.defined()
+              ? (options.landmarks_label.empty() ? std::string("given") : options.landmarks_label)
+              : std::string("none: the model's template layout");
+      result.summary["landmarks_checksum"] = dataset.landmarks_checksum();
+    }
     result.summary["resumed_folds"] = result.resumed;
     result.summary["failed_folds"] = result.failures;
     write_file_atomic((out / "summary.json").string(), result.summary.dump(2));

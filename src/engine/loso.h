@@ -27,6 +27,9 @@ struct LosoOptions {
   int64_t threads = 0;     // 0 = all hardware threads
   bool quiet = false;      // no progress output
   std::string data_label;  // how summary.json names the data (folder or synthetic spec)
+  // How summary.json names the landmarks' source (file, "synthetic generator"), for models
+  // that read landmarks.
+  std::string landmarks_label;
   FoldDistribution distribution;  // default: this process trains every fold
 };
 

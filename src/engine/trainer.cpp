@@ -220,6 +220,7 @@ class TorchBackend : public Backend {
     optimizer_ = make_optimizer(model_, options);
     flows_ = dataset.flows.to(device_);
     labels_ = dataset.labels().to(device_);
+    if (dataset.landmarks.defined()) landmarks_ = dataset.landmarks.to(device_);
     if (!class_weights.empty()) weights_ = torch::tensor(class_weights).to(device_);
   }
 
@@ -230,7 +231,8 @@ class TorchBackend : public Backend {
     auto all = torch::tensor(order, torch::kInt64).to(device_);
     for (int64_t start = 0; start < all.size(0); start += batch_size_) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + batch_size_, all.size(0)));
-      models::Batch batch{flows_.index_select(0, idx), labels_.index_select(0, idx)};
+      models::Batch batch{flows_.index_select(0, idx), labels_.index_select(0, idx),
+                          landmarks_of(idx)};
       auto out = model_->forward(batch);
       auto options = F::CrossEntropyFuncOptions();
       if (weights_.defined()) options.weight(weights_);
@@ -251,7 +253,8 @@ class TorchBackend : public Backend {
     auto all = torch::tensor(indices, torch::kInt64).to(device_);
     for (int64_t start = 0; start < all.size(0); start += kPredictChunk) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + kPredictChunk, all.size(0)));
-      parts.push_back(torch::softmax(model_->forward({flows_.index_select(0, idx), {}}).logits, 1));
+      parts.push_back(torch::softmax(
+          model_->forward({flows_.index_select(0, idx), {}, landmarks_of(idx)}).logits, 1));
     }
     return torch::cat(parts).to(torch::kCPU).to(torch::kFloat32);
   }
@@ -261,7 +264,11 @@ class TorchBackend : public Backend {
   torch::Device device_;
   int64_t batch_size_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  torch::Tensor flows_, labels_, weights_;
+  torch::Tensor landmarks_of(const torch::Tensor& idx) const {
+    return landmarks_.defined() ? landmarks_.index_select(0, idx) : torch::Tensor();
+  }
+
+  torch::Tensor flows_, labels_, landmarks_, weights_;
 };
 
 using StateSnapshot = std::vector<torch::Tensor>;

@@ -4,6 +4,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <string>
 
@@ -13,6 +15,10 @@ namespace mer::models {
 struct Batch {
   torch::Tensor flow;    // [B, 3, H, W] float32: onset->apex (u, v, strain) as in labels.csv
   torch::Tensor labels;  // [B] int64 class indices; undefined at inference
+  // [B, 68, 2] float32 facial landmarks (x, y) in flow-map pixels (data::Dataset::landmarks),
+  // on the device of `flow`; undefined when the dataset has none. Models that do not use
+  // landmarks ignore it.
+  torch::Tensor landmarks;
 };
 
 // What a forward pass returns.
@@ -30,6 +36,12 @@ class ModelImpl : public torch::nn::Module {
  public:
   virtual Output forward(const Batch& batch) = 0;
   virtual int64_t num_classes() const = 0;
+
+  // What a reader of the explanations needs besides the per-sample tensors, the same for every
+  // sample (written once into RUN/explain.json as "model_info"): e.g. names of the entries of
+  // an explanation vector ({"labels": {"component_action": ["jaw", ...]}}) or which landmarks
+  // make up each component. Null for models without any.
+  virtual nlohmann::json explain_info() const { return nullptr; }
 
   // Gives the model its own random stream for dropout (CPU only). Without one, dropout draws
   // from torch's process-global generator, which is fine for one model at a time but makes

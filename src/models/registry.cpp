@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "core/error.h"
+#include "models/dere_grl.h"
 #include "models/fr.h"
 #include "models/ststnet.h"
 
@@ -73,6 +74,29 @@ ModelPtr make_fr(const ModelConfig& config) {
   return std::make_shared<FRImpl>(o);
 }
 
+ModelPtr make_dere_grl(const ModelConfig& config) {
+  reject_unknown(config, "dere-grl",
+                 {"partition", "centering", "patch", "patch_step", "cnn_channels", "node_dim",
+                  "gcn_layers", "neighbours", "adjacency_sigma", "action_dim", "relation_dim", "dropout", "action_sparsity"});
+  DeReGRLOptions o;
+  o.num_classes(config.num_classes)
+      .input_size(config.input_size)
+      .partition(option_string(config, "partition", o.partition()))
+      .centering(option_string(config, "centering", o.centering()))
+      .patch(option_int(config, "patch", o.patch()))
+      .patch_step(option_double(config, "patch_step", o.patch_step()))
+      .cnn_channels(option_int(config, "cnn_channels", o.cnn_channels()))
+      .node_dim(option_int(config, "node_dim", o.node_dim()))
+      .gcn_layers(option_int(config, "gcn_layers", o.gcn_layers()))
+      .neighbours(option_int(config, "neighbours", o.neighbours()))
+      .adjacency_sigma(option_double(config, "adjacency_sigma", o.adjacency_sigma()))
+      .action_dim(option_int(config, "action_dim", o.action_dim()))
+      .relation_dim(option_int(config, "relation_dim", o.relation_dim()))
+      .dropout(option_double(config, "dropout", o.dropout()))
+      .action_sparsity(option_double(config, "action_sparsity", o.action_sparsity()));
+  return std::make_shared<DeReGRLImpl>(o);
+}
+
 }  // namespace
 
 const std::vector<ModelInfo>& model_registry() {
@@ -88,6 +112,17 @@ const std::vector<ModelInfo>& model_registry() {
        "(both|spatial|channel|none); feature_dim=32; proposal_weight=1 (0 = no proposal "
        "loss); dropout=0.5",
        make_fr, TrainingDefaults{40, 30, 1e-3, 64, "adam", 1e-4}},
+      {"dere-grl",
+       "DeRe-GRL (Wei et al. 2023): graph over the 68 landmarks carrying local motion, "
+       "per-component action features (ADM), learned relations among them (RRM); explains "
+       "each component's action strength and the relation matrix",
+       "partition=fine (fine: 8 components | coarse: 5); centering=median (median|none); "
+       "patch=3 (odd side of the sampling grid per landmark); patch_step=1 (flow pixels); "
+       "cnn_channels=8 (0 = no CNN embedding); node_dim=24; gcn_layers=2; "
+       "neighbours=8 (adjacency support per node; 68 = dense); "
+       "adjacency_sigma=0.05 (face-side fraction); action_dim=16; relation_dim=16; dropout=0.3; "
+       "action_sparsity=0 (weight of a group-lasso loss on the action features)",
+       make_dere_grl, TrainingDefaults{40, 30, 1e-3, 64, "adam", 1e-4}, true},
   };
   return registry;
 }

@@ -35,6 +35,9 @@ struct ModelInfo {
   std::string options_help;  // "key=default: meaning; ..." for --model-opt
   std::function<ModelPtr(const ModelConfig&)> make;
   TrainingDefaults training;
+  // The model reads Batch::landmarks (runs record the landmarks' checksum, and re-evaluation
+  // needs the same landmarks).
+  bool uses_landmarks = false;
 };
 
 const std::vector<ModelInfo>& model_registry();

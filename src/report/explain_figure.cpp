@@ -115,6 +115,18 @@ cv::Mat with_caption(const cv::Mat& panel, const std::string& text) {
   return out;
 }
 
+// Text turned 90 degrees counter-clockwise (reads bottom to top), on white.
+cv::Mat vertical_text(const std::string& text, double scale, int max_length) {
+  int baseline = 0;
+  const auto size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
+  cv::Mat line(size.height + baseline + 2, std::min(size.width + 2, max_length), CV_8UC3, kWhite);
+  cv::putText(line, text, cv::Point(1, size.height + 1), cv::FONT_HERSHEY_SIMPLEX, scale, kBlack, 1,
+              cv::LINE_AA);
+  cv::Mat turned;
+  cv::rotate(line, turned, cv::ROTATE_90_COUNTERCLOCKWISE);
+  return turned;
+}
+
 cv::Mat bar_chart(const cv::Mat& values, const std::vector<std::string>& labels, int side) {
   cv::Mat panel(side, side, CV_8UC3, kWhite);
   const int n = values.cols;
@@ -122,7 +134,10 @@ cv::Mat bar_chart(const cv::Mat& values, const std::vector<std::string>& labels,
   cv::minMaxLoc(values, &lo, &hi);
   lo = std::min(lo, 0.0);
   hi = std::max(hi, lo + 1e-12);
-  const int top = 8, bottom = side - 22, width = std::max(2, (side - 8) / std::max(n, 1));
+  // Named entries that do not fit under their bars get vertical names inside the bars.
+  bool vertical = false;
+  for (const auto& l : labels) vertical = vertical || l.size() * 7 > static_cast<size_t>((side - 8) / std::max(n, 1));
+  const int top = 8, bottom = side - (vertical ? 4 : 22), width = std::max(2, (side - 8) / std::max(n, 1));
   const int zero_y = bottom - static_cast<int>((0.0 - lo) / (hi - lo) * (bottom - top));
   for (int i = 0; i < n; ++i) {
     const double v = values.at<float>(0, i);
@@ -131,7 +146,15 @@ cv::Mat bar_chart(const cv::Mat& values, const std::vector<std::string>& labels,
     cv::rectangle(panel, cv::Point(x + 1, std::min(y, zero_y)), cv::Point(x + width - 2, std::max(y, zero_y)),
                   cv::Scalar(180, 110, 30), cv::FILLED);
     const std::string label = i < static_cast<int>(labels.size()) ? labels[i] : std::to_string(i);
-    if (width >= 18) {
+    if (vertical && i < static_cast<int>(labels.size())) {
+      const cv::Mat text = vertical_text(label, 0.34, bottom - top);
+      const int w = std::min(text.cols, width - 2), h = std::min(text.rows, bottom - top);
+      const cv::Rect at(x + 1, bottom - h, w, h);
+      cv::Mat mask;
+      cv::cvtColor(text(cv::Rect(0, text.rows - h, w, h)), mask, cv::COLOR_BGR2GRAY);
+      cv::threshold(mask, mask, 160, 255, cv::THRESH_BINARY_INV);
+      panel(at).setTo(kBlack, mask);
+    } else if (width >= 18) {
       cv::putText(panel, label.substr(0, std::max(1, width / 7)), cv::Point(x + 1, side - 8),
                   cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
     }
@@ -160,12 +183,95 @@ cv::Mat matrix_panel(const cv::Mat& m, int side) {
   return colour;
 }
 
+// A matrix panel with its rows named on the left ("0 jaw") and its columns numbered on top.
+cv::Mat labelled_matrix_panel(const cv::Mat& m, const std::vector<std::string>& names, int side) {
+  const int margin_left = 70, margin_top = 14;
+  const int inner = std::max(side, 24 * m.cols);
+  cv::Mat panel(inner + margin_top, inner + margin_left, CV_8UC3, kWhite);
+  matrix_panel(m, inner).copyTo(panel(cv::Rect(margin_left, margin_top, inner, inner)));
+  const double cell = static_cast<double>(inner) / m.rows;
+  for (int r = 0; r < m.rows; ++r) {
+    const std::string name = std::to_string(r) + " " + (r < static_cast<int>(names.size()) ? names[r] : "");
+    cv::putText(panel, name.substr(0, 12), cv::Point(2, margin_top + static_cast<int>((r + 0.65) * cell)),
+                cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
+  }
+  for (int c = 0; c < m.cols; ++c) {
+    cv::putText(panel, std::to_string(c),
+                cv::Point(margin_left + static_cast<int>((c + 0.4) * cell), margin_top - 3),
+                cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
+  }
+  return panel;
+}
+
+struct ComponentRegion {
+  std::string name;
+  std::vector<int> landmarks;
+};
+
+// The face with each component's region (convex hull of its landmarks, plus a band along
+// them; components whose hull would cover much of the face, like the jaw line, only the band)
+// filled with the colour of its value, scaled by the largest value; the landmarks as dots.
+cv::Mat component_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points,
+                        const std::vector<ComponentRegion>& regions, const cv::Mat& values,
+                        int side, double alpha) {
+  cv::Mat base = face_panel(face, side);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(values, &lo, &hi);
+  const double top = std::max(hi, 1e-12);
+  cv::Mat layer = base.clone(), covered(side, side, CV_8U, cv::Scalar(0));
+  const int band = std::max(3, side / 22);
+  // Regions with the larger hulls first, so that small ones stay visible on top.
+  std::vector<size_t> order(regions.size());
+  std::vector<double> areas(regions.size(), 0.0);
+  std::vector<std::vector<cv::Point>> hulls(regions.size());
+  for (size_t r = 0; r < regions.size(); ++r) {
+    order[r] = r;
+    std::vector<cv::Point> pts;
+    for (int i : regions[r].landmarks) {
+      if (i >= 0 && i < static_cast<int>(points.size())) pts.emplace_back(points[i]);
+    }
+    if (pts.size() >= 3) cv::convexHull(pts, hulls[r]);
+    areas[r] = hulls[r].size() >= 3 ? cv::contourArea(hulls[r]) : 0.0;
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return areas[a] > areas[b]; });
+  for (size_t r : order) {
+    const double v = std::clamp(static_cast<double>(values.at<float>(0, static_cast<int>(r))) / top, 0.0, 1.0);
+    cv::Mat one(1, 1, CV_8U, cv::Scalar(static_cast<int>(std::lround(v * 255)))), colour;
+    cv::applyColorMap(one, colour, cv::COLORMAP_JET);
+    const cv::Scalar c(colour.at<cv::Vec3b>(0, 0)[0], colour.at<cv::Vec3b>(0, 0)[1],
+                       colour.at<cv::Vec3b>(0, 0)[2]);
+    cv::Mat mask(side, side, CV_8U, cv::Scalar(0));
+    if (hulls[r].size() >= 3 && areas[r] < 0.12 * side * side) {
+      cv::fillConvexPoly(mask, hulls[r], cv::Scalar(255), cv::LINE_AA);
+    }
+    std::vector<cv::Point> line;
+    for (int i : regions[r].landmarks) {
+      if (i >= 0 && i < static_cast<int>(points.size())) line.emplace_back(points[i]);
+    }
+    if (!line.empty()) {
+      cv::polylines(mask, std::vector<std::vector<cv::Point>>{line}, false, cv::Scalar(255), band,
+                    cv::LINE_AA);
+    }
+    layer.setTo(c, mask);
+    covered.setTo(255, mask);
+  }
+  cv::Mat blended;
+  cv::addWeighted(base, 1.0 - alpha, layer, alpha, 0.0, blended);
+  base.copyTo(blended, ~covered);
+  for (const auto& p : points) cv::circle(blended, p, 1, kWhite, cv::FILLED, cv::LINE_AA);
+  return blended;
+}
+
 cv::Mat hconcat_all(const std::vector<cv::Mat>& panels) {
   cv::Mat row;
+  int height = 0;
+  for (const auto& p : panels) height = std::max(height, p.rows);
   std::vector<cv::Mat> spaced;
   for (const auto& p : panels) {
-    spaced.push_back(p);
-    spaced.push_back(cv::Mat(p.rows, 6, CV_8UC3, kWhite));
+    cv::Mat padded = p;  // panels of different heights are padded below with white
+    if (p.rows < height) cv::copyMakeBorder(p, padded, 0, height - p.rows, 0, 0, cv::BORDER_CONSTANT, kWhite);
+    spaced.push_back(padded);
+    spaced.push_back(cv::Mat(height, 6, CV_8UC3, kWhite));
   }
   cv::hconcat(spaced, row);
   return row;
@@ -175,6 +281,23 @@ bool is_matrix_name(const std::string& name) {
   return name.find("relation") != std::string::npos || name.find("matrix") != std::string::npos;
 }
 
+std::vector<std::string> labels_of(const nlohmann::json& model_info, const std::string& name) {
+  if (model_info.is_object() && model_info.contains("labels") &&
+      model_info["labels"].contains(name) && model_info["labels"][name].is_array()) {
+    return model_info["labels"][name].get<std::vector<std::string>>();
+  }
+  return {};
+}
+
+std::vector<ComponentRegion> components_of(const nlohmann::json& model_info) {
+  std::vector<ComponentRegion> out;
+  if (!model_info.is_object() || !model_info.contains("components")) return out;
+  for (const auto& c : model_info["components"]) {
+    out.push_back({c.value("name", std::string()), c.at("landmarks").get<std::vector<int>>()});
+  }
+  return out;
+}
+
 }  // namespace
 
 cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options) {
@@ -182,7 +305,25 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   const auto k = static_cast<int64_t>(input.class_names.size());
   std::vector<std::vector<cv::Mat>> rows;
 
-  std::vector<cv::Mat> top{with_caption(face_panel(input.face, side), "face")};
+  // Landmarks the model used, in panel pixels.
+  std::vector<cv::Point2f> points;
+  const int flow_side = input.flow_side > 0 ? input.flow_side : input.flow.cols;
+  if (input.explain.contains("landmarks") && flow_side > 0) {
+    const auto shape = shape_of(input.explain["landmarks"]);
+    if (shape.size() != 2 || shape[1] != 2) {
+      throw DataError("explanation 'landmarks' must be [n, 2] (x, y) points");
+    }
+    const auto m = to_mat(input.explain["landmarks"]);
+    const float scale = static_cast<float>(side) / static_cast<float>(flow_side);
+    for (int i = 0; i < m.rows; ++i) {
+      // Pixel centres at integers in both images: (x + 0.5) * scale - 0.5.
+      points.emplace_back((m.at<float>(i, 0) + 0.5f) * scale - 0.5f,
+                          (m.at<float>(i, 1) + 0.5f) * scale - 0.5f);
+    }
+  }
+  cv::Mat face_with_points = face_panel(input.face, side);
+  for (const auto& p : points) cv::circle(face_with_points, p, 1, cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
+  std::vector<cv::Mat> top{with_caption(face_with_points, points.empty() ? "face" : "face, landmarks")};
   if (!input.flow.empty()) {
     std::vector<cv::Mat> channels;
     cv::split(input.flow, channels);
@@ -208,9 +349,26 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
     }
   }
 
+  const auto regions = components_of(input.model_info);
   std::vector<cv::Mat> small;  // panels of 2-D and 1-D tensors share a row
   for (const auto& [name, value] : input.explain.items()) {
+    if (name == "landmarks") continue;  // drawn on the face
     const auto shape = shape_of(value);
+    const auto labels = labels_of(input.model_info, name);
+    if (shape.size() == 1 && name.find("component") != std::string::npos && !points.empty() &&
+        !regions.empty() && shape[0] == static_cast<int64_t>(regions.size())) {
+      const auto values = to_mat(value);
+      cv::Point top_at;
+      cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
+      const std::string strongest = regions[top_at.x].name;
+      std::vector<std::string> names;
+      for (const auto& r : regions) names.push_back(r.name);
+      small.push_back(with_caption(
+          component_panel(input.face, points, regions, values, side, options.alpha),
+          name + " on the face\nstrongest: " + strongest));
+      small.push_back(with_caption(bar_chart(values, names, side), name));
+      continue;
+    }
     if (shape.size() == 3) {
       std::vector<cv::Mat> row;
       for (int64_t i = 0; i < shape[0]; ++i) {
@@ -227,7 +385,9 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
       rows.push_back(row);
     } else if (shape.size() == 2) {
       const auto m = to_mat(value);
-      if (is_matrix_name(name)) {
+      if (is_matrix_name(name) && !labels.empty()) {
+        small.push_back(with_caption(labelled_matrix_panel(m, labels, side), name + " (row <- column)"));
+      } else if (is_matrix_name(name)) {
         small.push_back(with_caption(matrix_panel(m, side), name));
       } else {
         std::string range;
@@ -235,10 +395,9 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
                                      name + " [" + range + "]"));
       }
     } else if (shape.size() == 1) {
-      small.push_back(with_caption(bar_chart(to_mat(value), shape[0] == k ? input.class_names
-                                                                           : std::vector<std::string>{},
-                                             side),
-                                   name));
+      std::vector<std::string> names = labels;
+      if (names.empty() && shape[0] == k) names = input.class_names;
+      small.push_back(with_caption(bar_chart(to_mat(value), names, side), name));
     } else {
       throw DataError("explanation '" + name + "' has " + std::to_string(shape.size()) +
                       " dimensions; mer explain draws 1-, 2- and 3-D tensors");
@@ -313,6 +472,7 @@ void write_explanation_png(const std::string& run_dir, const data::Dataset& data
                    found->at("fold").get<std::string>() + " (trained without this subject), epoch " +
                    std::to_string(found->at("model_epoch").get<int64_t>());
   input.explain = found->at("explain");
+  if (run.contains("model_info")) input.model_info = run.at("model_info");
   if (dataset.faces.defined()) {
     auto face = dataset.faces[index].contiguous();
     input.face = cv::Mat(static_cast<int>(face.size(0)), static_cast<int>(face.size(1)), CV_8UC1,

@@ -6,7 +6,12 @@
 //              length-K vector (e.g. FR's "proposal"), its value for that class;
 //   [h, w]     one heatmap over the face, or, for a name containing "relation" or
 //              "matrix", a matrix heatmap with its values;
-//   [n]        a bar chart.
+//   [n]        a bar chart (its entries named when the model's info names them);
+//   "landmarks" [68, 2] (flow-map pixels) is not a panel: the points are drawn on the face;
+//   a vector whose name contains "component", with the model info's "components" (each
+//              component's name and landmark indices) and the sample's landmarks: the face
+//              with each component's region shaded by its value (e.g. DeRe-GRL's action
+//              strength per component), beside its bar chart.
 // Needs OpenCV (MER_WITH_VISION).
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -30,6 +35,12 @@ struct ExplainFigureInput {
   cv::Mat face;  // grey or BGR face crop in the motion map's geometry; may be empty
   cv::Mat flow;  // CV_8UC3 (u, v, strain) as stored; may be empty
   nlohmann::json explain;  // {"name": nested arrays} of one sample
+  // The run's "model_info" (engine::explain_fold): {"labels": {"name": [entry names]},
+  // "components": [{"name", "landmarks": [indices]}]}; may be null.
+  nlohmann::json model_info;
+  // Side of the flow map the landmarks are given in; 0 = flow.cols (or no landmark drawing
+  // without a flow).
+  int flow_side = 0;
 };
 
 // Renders the figure (BGR, CV_8UC3). Throws DataError on explanation tensors of a shape it

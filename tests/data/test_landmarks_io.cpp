@@ -141,8 +141,12 @@ TEST_F(LandmarksFile, BadFilesFailNamingFileAndLine) {
 TEST_F(LandmarksFile, PreparedDatasetsReadTheirLandmarks) {
   if (!has_image_io()) GTEST_SKIP() << "built without OpenCV: no image files";
   const auto folder = dir_ / "prepared";
-  // write_prepared writes landmarks.csv for a dataset with landmarks; read_prepared reads it.
-  write_prepared(dataset_, folder.string());
+  // write_prepared writes landmarks.csv (in the faces' pixels) for a dataset with landmarks;
+  // read_prepared reads it.
+  const auto with_faces =
+      make_synthetic(SyntheticOptions().subjects(2).samples_per_subject(3).face_size(64));
+  ASSERT_TRUE(torch::equal(with_faces.landmarks, dataset_.landmarks));
+  write_prepared(with_faces, folder.string());
   ASSERT_TRUE(fs::is_regular_file(folder / kLandmarksFile));
   const auto read = read_prepared(folder.string());
   ASSERT_TRUE(read.landmarks.defined());

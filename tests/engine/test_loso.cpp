@@ -6,6 +6,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "data/synthetic.h"
+#include "engine/evaluate.h"
 #include "engine/loso.h"
 #include "engine/results.h"
 #include "engine_fixtures.h"
@@ -273,6 +274,62 @@ TEST(Loso, OptionValidation) {
   o.protocol = Protocol::kInnerVal;
   o.validation_fraction = 0.0;
   EXPECT_THROW(o.validate(), ConfigError);
+}
+
+}  // namespace mer::engine
+
+namespace mer::engine {
+
+// Landmark models: the engine hands each batch its samples' landmarks (training, prediction,
+// explanations, re-evaluation), the run records which landmarks it used, and re-evaluation
+// with other landmarks is refused instead of silently predicting differently.
+TEST(Loso, LandmarksReachTheModelAndAreRecorded) {
+  const auto dir = fresh_dir("dere_landmarks");
+  auto options = quick_options(2);
+  options.train.model = "dere-grl";
+  options.folds = "2";
+  options.landmarks_label = "synthetic generator";
+  const auto& dataset = small_synthetic();
+  ASSERT_TRUE(dataset.landmarks.defined());
+  const auto result = run_loso(dataset, options, dir.string());
+  ASSERT_TRUE(result.failures.empty());
+  EXPECT_EQ(result.summary["landmarks"], "synthetic generator");
+  EXPECT_EQ(result.summary["landmarks_checksum"], dataset.landmarks_checksum());
+  std::ifstream run_in(dir / "run.json");
+  const auto run = nlohmann::json::parse(run_in);
+  EXPECT_EQ(run["settings"]["landmarks_checksum"], dataset.landmarks_checksum());
+
+  // Explanations carry the landmarks the model used (the dataset's) and the model's info.
+  std::ifstream explain_in(dir / "explain.json");
+  const auto explain = nlohmann::json::parse(explain_in);
+  ASSERT_TRUE(explain.contains("model_info"));
+  EXPECT_EQ(explain["model_info"]["components"].size(), 8u);
+  const auto& first = explain["samples"][0];
+  const auto index = first["index"].get<int64_t>();
+  EXPECT_NEAR(first["explain"]["landmarks"][30][1].get<double>(),
+              dataset.landmarks[index][30][1].item<double>(), 1e-4);
+  EXPECT_EQ(first["explain"]["component_action"].size(), 8u);
+
+  // Re-evaluation with the same landmarks reproduces every prediction; with others it stops.
+  EXPECT_EQ(evaluate_run(dataset, dir.string()).mismatches, 0);
+  auto moved = dataset;
+  moved.landmarks = dataset.landmarks + 3.0;
+  try {
+    evaluate_run(moved, dir.string());
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("other landmarks"), std::string::npos) << e.what();
+  }
+  // The landmarks change the predictions (the model reads them).
+  auto none = dataset;
+  none.landmarks = torch::Tensor();
+  const auto probe_dir = fresh_dir("dere_landmarks_none");
+  options.quiet = true;
+  const auto without = run_loso(none, options, probe_dir.string());
+  EXPECT_NE(all_probabilities(without), all_probabilities(result));
+  EXPECT_EQ(without.summary["landmarks_checksum"], "");
+  fs::remove_all(dir);
+  fs::remove_all(probe_dir);
 }
 
 }  // namespace mer::engine
