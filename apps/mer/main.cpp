@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "core/error.h"
 #include "core/version.h"
+#include "data/landmarks_io.h"
 #include "data/prepared_io.h"
 #include "data/synthetic.h"
 #include "engine/evaluate.h"
@@ -16,6 +18,7 @@
 #include "engine/results.h"
 #include "models/registry.h"
 #ifdef MER_WITH_VISION
+#include "face/crop_landmarks.h"
 #include "report/explain_figure.h"
 #endif
 #include "mpi_session.h"
@@ -64,15 +67,29 @@ int run_synth(SynthArgs& synth, const std::string& out) {
   synth.apply();
   const auto dataset = mer::data::make_synthetic(synth.options);
   mer::data::write_prepared(dataset, out);
-  std::printf("wrote %lld synthetic samples of %lld subjects to %s (labels.csv, flow/, face/)\n",
+  std::printf("wrote %lld synthetic samples of %lld subjects to %s (labels.csv, landmarks.csv, flow/, face/)\n",
               static_cast<long long>(dataset.size()),
               static_cast<long long>(dataset.fold_keys().size()), out.c_str());
   return 0;
 }
 
+// The prepared dataset at `dir` (with the landmarks of `landmarks`, or of DIR/landmarks.csv
+// when that exists), or the built-in synthetic one when `dir` is empty.
+mer::data::Dataset load_dataset(const std::string& dir, const std::string& landmarks,
+                                SynthArgs& synth) {
+  if (!dir.empty()) {
+    return mer::data::read_prepared(dir, mer::data::PreparedReadOptions().landmarks_file(landmarks));
+  }
+  if (!landmarks.empty()) {
+    throw mer::ConfigError("--landmarks needs --data (the synthetic set has its own landmarks)");
+  }
+  synth.apply();
+  return mer::data::make_synthetic(synth.options);
+}
+
 struct LosoArgs {
   mer::engine::LosoOptions loso;
-  std::string data, out, protocol = "honest";
+  std::string data, landmarks, out, protocol = "honest";
   int64_t epochs = 0;
   std::vector<std::string> model_opts;
   SynthArgs synth;
@@ -101,17 +118,17 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     }
     train.model_options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  mer::data::Dataset dataset;
+  mer::data::Dataset dataset = load_dataset(args.data, args.landmarks, args.synth);
   if (args.data.empty()) {
-    args.synth.apply();
-    dataset = mer::data::make_synthetic(args.synth.options);
     args.loso.data_label = args.synth.label();
+    args.loso.landmarks_label = "synthetic generator";
     apply_training_defaults(args, true);
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n",
                  args.loso.data_label.c_str());
   } else {
-    dataset = mer::data::read_prepared(args.data);
     args.loso.data_label = args.data;
+    args.loso.landmarks_label =
+        args.landmarks.empty() ? args.data + "/" + mer::data::kLandmarksFile : args.landmarks;
     apply_training_defaults(args, false);
   }
   train.validate();
@@ -138,19 +155,12 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
 }
 
 struct EvaluateArgs {
-  std::string run, data;
+  std::string run, data, landmarks;
   SynthArgs synth;
 };
 
-// The prepared dataset at `dir`, or the built-in synthetic one when `dir` is empty.
-mer::data::Dataset load_dataset(const std::string& dir, SynthArgs& synth) {
-  if (!dir.empty()) return mer::data::read_prepared(dir);
-  synth.apply();
-  return mer::data::make_synthetic(synth.options);
-}
-
 int run_evaluate(EvaluateArgs& args) {
-  const auto dataset = load_dataset(args.data, args.synth);
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth);
   const auto report = mer::engine::evaluate_run(dataset, args.run);
   const auto& m = report.metrics;
   std::printf("re-evaluated %lld folds, %lld samples of %s from their checkpoints%s\n",
@@ -169,13 +179,13 @@ int run_evaluate(EvaluateArgs& args) {
 
 #ifdef MER_WITH_VISION
 struct ExplainArgs {
-  std::string run, data, out_dir;
+  std::string run, data, landmarks, out_dir;
   std::vector<std::string> samples;
   SynthArgs synth;
 };
 
 int run_explain(ExplainArgs& args) {
-  const auto dataset = load_dataset(args.data, args.synth);
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth);
   if (args.samples.empty()) {
     throw mer::ConfigError("give at least one --sample dataset/subject/sample (see the 'key' "
                            "column of " + args.run + "/explain.json, or predictions.csv)");
@@ -188,6 +198,67 @@ int run_explain(ExplainArgs& args) {
     const std::string png = args.out_dir + "/explain_" + file + ".png";
     mer::report::write_explanation_png(args.run, dataset, key, png);
     std::printf("wrote %s\n", png.c_str());
+  }
+  return 0;
+}
+
+struct LandmarksArgs {
+  std::string data, out, model = mer::face::kDefaultLandmarkModel;
+  int jobs = 1;
+};
+
+int run_landmarks(LandmarksArgs& args) {
+  // Existing landmarks are not read: they are about to be replaced.
+  const auto dataset =
+      mer::data::read_prepared(args.data, mer::data::PreparedReadOptions().landmarks(false));
+  if (args.out.empty()) args.out = args.data + "/" + mer::data::kLandmarksFile;
+  std::vector<std::string> paths;
+  for (const auto& s : dataset.samples) paths.push_back(args.data + "/" + s.face_path);
+  std::fprintf(stderr, "fitting landmarks on %zu face crops of %s with %d job(s)...\n",
+               paths.size(), args.data.c_str(), args.jobs);
+  const auto fits = mer::face::fit_face_crops(
+      paths, mer::face::CropLandmarksOptions().landmark_model(args.model).jobs(args.jobs));
+  std::vector<mer::data::LandmarkRow> rows;
+  std::map<std::string, int64_t> by_source;
+  std::vector<std::string> fallbacks;
+  for (size_t i = 0; i < fits.size(); ++i) {
+    const auto& s = dataset.samples[i];
+    const auto& fit = fits[i];
+    if (fit.width != fit.height) {
+      throw mer::DataError(paths[i] + " is " + std::to_string(fit.width) + "x" +
+                           std::to_string(fit.height) +
+                           ": face crops must be square (the flow map is the crop scaled)");
+    }
+    mer::data::LandmarkRow row;
+    row.dataset = s.dataset;
+    row.subject = s.subject;
+    row.sample = s.sample;
+    row.face_size = fit.width;
+    row.source = fit.source;
+    for (int p = 0; p < mer::face::kNumLandmarks; ++p) {
+      row.xy[2 * p] = fit.points[p].x;
+      row.xy[2 * p + 1] = fit.points[p].y;
+    }
+    rows.push_back(std::move(row));
+    ++by_source[fit.source];
+    if (fit.source == "fallback") fallbacks.push_back(s.dataset + "/" + s.subject + "/" + s.sample);
+  }
+  mer::data::write_landmarks(args.out, rows);
+  const int64_t found = static_cast<int64_t>(fits.size()) - by_source["fallback"];
+  std::printf("wrote %s: a face was found on %lld of %zu crops (", args.out.c_str(),
+              static_cast<long long>(found), fits.size());
+  bool first = true;
+  for (const auto& [source, count] : by_source) {
+    if (source == "fallback") continue;
+    std::printf("%s%s %lld", first ? "" : ", ", source.c_str(), static_cast<long long>(count));
+    first = false;
+  }
+  std::printf(")\n");
+  if (!fallbacks.empty()) {
+    std::printf("no face found on %zu crop(s); their landmarks were fitted in the typical face "
+                "box of the others (source 'fallback'):\n",
+                fallbacks.size());
+    for (const auto& key : fallbacks) std::printf("  %s\n", key.c_str());
   }
   return 0;
 }
@@ -225,6 +296,10 @@ int main(int argc, char** argv) {
   loso_cmd->add_option("--data", loso.data,
                        "prepared dataset folder (labels.csv + files); default: built-in synthetic")
       ->check(CLI::ExistingDirectory)->group(g_data);
+  loso_cmd->add_option("--landmarks", loso.landmarks,
+                       "landmarks file of --data (default DATA/landmarks.csv when present; "
+                       "see `mer landmarks`); used by landmark models (dere-grl)")
+      ->check(CLI::ExistingFile)->group(g_data);
   loso_cmd->add_option("--out", loso.out,
                        "output folder; rerunning with the same folder resumes finished folds "
                        "(default runs/loso-MODEL-PROTOCOL-eEPOCHS-sSEED)")
@@ -292,6 +367,10 @@ int main(int argc, char** argv) {
   evaluate_cmd->add_option("--data", evaluate.data,
                            "the prepared dataset the run used (default: built-in synthetic)")
       ->check(CLI::ExistingDirectory);
+  evaluate_cmd->add_option("--landmarks", evaluate.landmarks,
+                           "the landmarks file the run used (default DATA/landmarks.csv when "
+                           "present)")
+      ->check(CLI::ExistingFile);
   add_synth_options(evaluate_cmd, evaluate.synth, "Synthetic data (when no --data)");
   evaluate_cmd->footer("Example: mer evaluate --run runs/st --data ../shared/data/megc2019");
 
@@ -304,6 +383,10 @@ int main(int argc, char** argv) {
   explain_cmd->add_option("--data", explain.data,
                           "the prepared dataset the run used (default: built-in synthetic)")
       ->check(CLI::ExistingDirectory);
+  explain_cmd->add_option("--landmarks", explain.landmarks,
+                          "the landmarks file the run used (default DATA/landmarks.csv when "
+                          "present)")
+      ->check(CLI::ExistingFile);
   explain_cmd->add_option("--sample", explain.samples,
                           "sample key dataset/subject/sample (repeatable)")->required();
   explain_cmd->add_option("--out-dir", explain.out_dir, "where the PNGs go (default RUN/figures)");
@@ -311,6 +394,27 @@ int main(int argc, char** argv) {
   explain_cmd->footer(
       "Example: mer explain --run runs/fr --data ../shared/data/megc2019 "
       "--sample casme2/sub01/EP02_01f");
+
+  LandmarksArgs landmarks;
+  auto* landmarks_cmd = app.add_subcommand(
+      "landmarks",
+      "Find the 68 facial landmarks on every face crop of a prepared dataset (dlib) and write "
+      "them as a landmarks file for landmark models (dere-grl)");
+  landmarks_cmd->add_option("--data", landmarks.data, "prepared dataset folder")
+      ->required()->check(CLI::ExistingDirectory);
+  landmarks_cmd->add_option("--out", landmarks.out,
+                            "landmarks file to write (default DATA/landmarks.csv, which "
+                            "`mer loso --data DATA` then reads by itself)");
+  landmarks_cmd->add_option("--jobs", landmarks.jobs, "worker threads")
+      ->capture_default_str()->check(CLI::Range(1, 256));
+  landmarks_cmd->add_option("--landmark-model", landmarks.model,
+                            "dlib 68-point shape predictor")
+      ->capture_default_str()->check(CLI::ExistingFile);
+  landmarks_cmd->footer(
+      "Example: mer landmarks --data ../shared/data/megc2019 --out runs/megc2019-landmarks.csv "
+      "--jobs 2\n"
+      "         mer loso --model dere-grl --data ../shared/data/megc2019 --landmarks "
+      "runs/megc2019-landmarks.csv");
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is
@@ -329,6 +433,7 @@ int main(int argc, char** argv) {
     if (evaluate_cmd->parsed()) return run_evaluate(evaluate);
 #ifdef MER_WITH_VISION
     if (explain_cmd->parsed()) return run_explain(explain);
+    if (landmarks_cmd->parsed()) return run_landmarks(landmarks);
 #endif
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());

@@ -210,3 +210,69 @@ TEST(Cli, FrTrainsWithItsOwnDefaultsAndExplainDrawsItsAttention) {
   fs::remove_all(out);
   fs::remove_all(st);
 }
+
+TEST(Cli, DereGrlTrainsAndExplainDrawsComponentsOnTheFace) {
+  const auto out = temp("dere");
+  const auto r = mer("loso --model dere-grl --folds 2 --epochs 2 --synth-subjects 4 "
+                     "--synth-samples 6 --quiet --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["landmarks"], "synthetic generator");
+  const auto explain = read_json(out / "explain.json");
+  EXPECT_EQ(explain["model_info"]["labels"]["component_action"][0], "jaw");
+  const auto& first = explain["samples"][0];
+  EXPECT_EQ(first["explain"]["component_action"].size(), 8u);
+  EXPECT_EQ(first["explain"]["relation_matrix"].size(), 8u);
+  EXPECT_EQ(first["explain"]["landmarks"].size(), 68u);
+
+  const std::string key = first["key"].get<std::string>();
+  const auto figures = out / "figures";
+  const auto e = mer("explain --run " + out.string() + " --synth-subjects 4 --synth-samples 6 " +
+                     "--sample " + key + " --out-dir " + figures.string());
+  ASSERT_EQ(e.code, 0) << e.output;
+  std::string file = key;
+  std::replace(file.begin(), file.end(), '/', '_');
+  EXPECT_GT(fs::file_size(figures / ("explain_" + file + ".png")), 1000u);
+  fs::remove_all(out);
+}
+
+TEST(Cli, LandmarksCommandWritesAFileThatLosoReads) {
+  const auto data = temp("landmarks_data");
+  ASSERT_EQ(mer("synth --out " + data.string() + " --synth-subjects 3 --synth-samples 3").code, 0);
+  // The synthetic set comes with its landmarks; `mer landmarks` finds its own on the face
+  // crops (drawn faces: dlib may or may not see them; every crop gets points either way).
+  const auto file = data / "found.csv";
+  auto r = mer("landmarks --data " + data.string() + " --out " + file.string() + " --jobs 2");
+  if (r.code != 0 && r.output.find("landmark model not found") != std::string::npos) {
+    GTEST_SKIP() << "no dlib landmark model on this machine: " << r.output;
+  }
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("a face was found on"), std::string::npos) << r.output;
+  std::ifstream in(file);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 1 + 9);  // header + 3 subjects x 3 samples (fixed count without spread)
+  const auto out = temp("landmarks_loso");
+  r = mer("loso --model dere-grl --data " + data.string() + " --landmarks " + file.string() +
+          " --folds 1 --epochs 1 --quiet --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_json(out / "summary.json")["landmarks"], file.string());
+  // Re-evaluation needs the run's landmarks: the folder's own file is another set.
+  r = mer("evaluate --run " + out.string() + " --data " + data.string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("other landmarks"), std::string::npos) << r.output;
+  r = mer("evaluate --run " + out.string() + " --data " + data.string() + " --landmarks " +
+          file.string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  // --landmarks needs --data; a bad landmarks file fails naming it.
+  r = mer("loso --model dere-grl --landmarks " + file.string() + " --folds 1 --epochs 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--landmarks needs --data"), std::string::npos) << r.output;
+  { std::ofstream bad(data / "bad.csv"); bad << "dataset,subject,sample\n"; }
+  r = mer("loso --model dere-grl --data " + data.string() + " --landmarks " +
+          (data / "bad.csv").string() + " --folds 1 --epochs 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("bad.csv"), std::string::npos) << r.output;
+  fs::remove_all(data);
+  fs::remove_all(out);
+}
