@@ -16,8 +16,10 @@
 //     that level and the centred map is ~0 where nothing moves.
 //   - Nodes: the 68 landmarks of each sample (Batch::landmarks, flow-map pixels). Without
 //     landmarks the model uses a fixed template layout (dere_template_landmarks(): the
-//     synthetic generator's template face, which follows the tight MEGC2019 crops: eyes at
-//     37% and mouth at 76% of the height) scaled to the map, and says so once on stderr.
+//     synthetic generator's template face, eyes at 37% and mouth at 76% of the height) scaled
+//     to the map, and says so once on stderr. On the MEGC2019 composite that fits the SAMM
+//     crops (eyes at 39%, measured with `mer landmarks`) but not the CASME II and SMIC ones,
+//     which are framed higher (eyes at 27-28%): their nodes would sit 2-5 flow pixels off.
 //   - Node features: the centred map sampled (bilinear grid_sample, zero outside the map) on a
 //     `patch` x `patch` grid of step `patch_step` flow pixels around each landmark (3 x 9 = 27
 //     values), plus a small shared CNN embedding of the map (two 3x3 convs with

@@ -186,7 +186,7 @@ cv::Mat matrix_panel(const cv::Mat& m, int side) {
 // A matrix panel with its rows named on the left ("0 jaw") and its columns numbered on top.
 cv::Mat labelled_matrix_panel(const cv::Mat& m, const std::vector<std::string>& names, int side) {
   const int margin_left = 70, margin_top = 14;
-  const int inner = std::max(side, 24 * m.cols);
+  const int inner = std::max(side, 30 * m.cols);  // cells wide enough for their values
   cv::Mat panel(inner + margin_top, inner + margin_left, CV_8UC3, kWhite);
   matrix_panel(m, inner).copyTo(panel(cv::Rect(margin_left, margin_top, inner, inner)));
   const double cell = static_cast<double>(inner) / m.rows;

@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -275,4 +278,44 @@ TEST(Cli, LandmarksCommandWritesAFileThatLosoReads) {
   EXPECT_NE(r.output.find("bad.csv"), std::string::npos) << r.output;
   fs::remove_all(data);
   fs::remove_all(out);
+}
+
+TEST(Cli, RealDataLandmarksOnTheMegc2019Crops) {
+  const fs::path data = fs::path(MER_SHARED_DATA) / "megc2019";
+  if (!fs::is_regular_file(data / "labels.csv")) {
+    GTEST_SKIP() << "no real data at " << data << " (licensed; see the README)";
+  }
+  const auto dir = temp("megc_landmarks");
+  fs::create_directories(dir);
+  const auto file = dir / "landmarks.csv";
+  const auto r = mer("landmarks --data " + data.string() + " --out " + file.string() + " --jobs 2");
+  if (r.code != 0 && r.output.find("landmark model not found") != std::string::npos) {
+    GTEST_SKIP() << "no dlib landmark model on this machine: " << r.output;
+  }
+  ASSERT_EQ(r.code, 0) << r.output;
+  // A face on every crop (some only with the margin or the lower threshold).
+  EXPECT_NE(r.output.find("a face was found on 442 of 442 crops"), std::string::npos) << r.output;
+  // Every face upright in its 224 px crop: brows above eyes above the nose tip above the mouth
+  // above the chin, the eyes apart.
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    ASSERT_EQ(f.size(), 4u + 136u + 1u) << line;
+    EXPECT_EQ(f[3], "224");
+    auto y = [&](int i) { return std::stod(f[5 + 2 * i]); };
+    auto x = [&](int i) { return std::stod(f[4 + 2 * i]); };
+    EXPECT_LT(y(19), y(37)) << line;
+    EXPECT_LT(y(37), y(30)) << line;
+    EXPECT_LT(y(30), y(51)) << line;
+    EXPECT_LT(y(57), y(8)) << line;
+    EXPECT_GT(x(45) - x(36), 60.0) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 442);
+  fs::remove_all(dir);
 }
