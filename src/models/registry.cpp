@@ -122,7 +122,7 @@ const std::vector<ModelInfo>& model_registry() {
        "neighbours=8 (adjacency support per node; 68 = dense); "
        "adjacency_sigma=0.05 (face-side fraction); action_dim=16; relation_dim=16; dropout=0.3; "
        "action_sparsity=0 (weight of a group-lasso loss on the action features)",
-       make_dere_grl, TrainingDefaults{40, 30, 1e-3, 64, "adam", 1e-4}, true},
+       make_dere_grl, TrainingDefaults{30, 30, 1e-3, 64, "adam", 1e-4}, true},
   };
   return registry;
 }
