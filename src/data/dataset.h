@@ -50,6 +50,12 @@ struct Dataset {
   void validate() const;
 };
 
+// The samples of the given dataset parts only (e.g. {"casme2"} of the MEGC2019 composite, to
+// train and test on CASME II alone), in their order, with their flows and faces; class names
+// and labels unchanged. Throws DataError naming the parts the dataset has when a part given
+// has no sample, or when `parts` is empty.
+Dataset select_parts(const Dataset& dataset, const std::vector<std::string>& parts);
+
 // The MEGC2019 composite class names, label order 0, 1, 2.
 std::vector<std::string> megc2019_class_names();
 
