@@ -16,6 +16,8 @@
 #include "engine/results.h"
 #include "models/registry.h"
 #ifdef MER_WITH_VISION
+#include "cmd_predict.h"
+#include "cmd_prepare.h"
 #include "report/explain_figure.h"
 #endif
 #include "mpi_session.h"
@@ -73,6 +75,7 @@ int run_synth(SynthArgs& synth, const std::string& out) {
 struct LosoArgs {
   mer::engine::LosoOptions loso;
   std::string data, out, protocol = "honest";
+  std::vector<std::string> parts;
   int64_t epochs = 0;
   std::vector<std::string> model_opts;
   SynthArgs synth;
@@ -103,6 +106,7 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   }
   mer::data::Dataset dataset;
   if (args.data.empty()) {
+    if (!args.parts.empty()) throw mer::ConfigError("--parts needs --data");
     args.synth.apply();
     dataset = mer::data::make_synthetic(args.synth.options);
     args.loso.data_label = args.synth.label();
@@ -112,6 +116,12 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   } else {
     dataset = mer::data::read_prepared(args.data);
     args.loso.data_label = args.data;
+    if (!args.parts.empty()) {
+      dataset = mer::data::select_parts(dataset, args.parts);
+      std::string list;
+      for (const auto& p : args.parts) list += (list.empty() ? "" : ",") + p;
+      args.loso.data_label += " (parts " + list + ")";
+    }
     apply_training_defaults(args, false);
   }
   train.validate();
@@ -139,18 +149,25 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
 
 struct EvaluateArgs {
   std::string run, data;
+  std::vector<std::string> parts;
   SynthArgs synth;
 };
 
-// The prepared dataset at `dir`, or the built-in synthetic one when `dir` is empty.
-mer::data::Dataset load_dataset(const std::string& dir, SynthArgs& synth) {
-  if (!dir.empty()) return mer::data::read_prepared(dir);
+// The prepared dataset at `dir` (only `parts` of it, when given), or the built-in synthetic
+// one when `dir` is empty.
+mer::data::Dataset load_dataset(const std::string& dir, SynthArgs& synth,
+                                const std::vector<std::string>& parts = {}) {
+  if (!dir.empty()) {
+    auto dataset = mer::data::read_prepared(dir);
+    return parts.empty() ? dataset : mer::data::select_parts(dataset, parts);
+  }
+  if (!parts.empty()) throw mer::ConfigError("--parts needs --data");
   synth.apply();
   return mer::data::make_synthetic(synth.options);
 }
 
 int run_evaluate(EvaluateArgs& args) {
-  const auto dataset = load_dataset(args.data, args.synth);
+  const auto dataset = load_dataset(args.data, args.synth, args.parts);
   const auto report = mer::engine::evaluate_run(dataset, args.run);
   const auto& m = report.metrics;
   std::printf("re-evaluated %lld folds, %lld samples of %s from their checkpoints%s\n",
@@ -225,6 +242,10 @@ int main(int argc, char** argv) {
   loso_cmd->add_option("--data", loso.data,
                        "prepared dataset folder (labels.csv + files); default: built-in synthetic")
       ->check(CLI::ExistingDirectory)->group(g_data);
+  loso_cmd->add_option("--parts", loso.parts,
+                       "train and test on these dataset parts of --data only (e.g. casme2 of "
+                       "the MEGC2019 composite; comma-separated)")
+      ->delimiter(',')->group(g_data);
   loso_cmd->add_option("--out", loso.out,
                        "output folder; rerunning with the same folder resumes finished folds "
                        "(default runs/loso-MODEL-PROTOCOL-eEPOCHS-sSEED)")
@@ -292,6 +313,9 @@ int main(int argc, char** argv) {
   evaluate_cmd->add_option("--data", evaluate.data,
                            "the prepared dataset the run used (default: built-in synthetic)")
       ->check(CLI::ExistingDirectory);
+  evaluate_cmd->add_option("--parts", evaluate.parts,
+                           "the --parts the run was trained with (comma-separated)")
+      ->delimiter(',');
   add_synth_options(evaluate_cmd, evaluate.synth, "Synthetic data (when no --data)");
   evaluate_cmd->footer("Example: mer evaluate --run runs/st --data ../shared/data/megc2019");
 
@@ -311,6 +335,9 @@ int main(int argc, char** argv) {
   explain_cmd->footer(
       "Example: mer explain --run runs/fr --data ../shared/data/megc2019 "
       "--sample casme2/sub01/EP02_01f");
+
+  mer::cli::PrepareCommand prepare(app);
+  mer::cli::PredictCommand predict(app);
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is
@@ -329,6 +356,8 @@ int main(int argc, char** argv) {
     if (evaluate_cmd->parsed()) return run_evaluate(evaluate);
 #ifdef MER_WITH_VISION
     if (explain_cmd->parsed()) return run_explain(explain);
+    if (prepare.parsed()) return prepare.run();
+    if (predict.parsed()) return predict.run();
 #endif
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());
