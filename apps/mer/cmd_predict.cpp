@@ -43,8 +43,8 @@ PredictCommand::PredictCommand(CLI::App& app) {
                 "preprocess as this `mer prepare` folder was (its manifest.json), e.g. the data "
                 "the checkpoint was trained on; default: prepare's defaults")
       ->check(CLI::ExistingDirectory)->group(g_pre);
-  auto* framing = c->add_option("--framing", framing_, "default or megc2019 (as mer prepare)")
-                      ->capture_default_str()->check(CLI::IsMember({"default", "megc2019"}))
+  auto* framing = c->add_option("--framing", framing_, "megc2019 or margin (as mer prepare)")
+                      ->capture_default_str()->check(CLI::IsMember({"megc2019", "margin"}))
                       ->group(g_pre);
   auto* flow_size = c->add_option("--flow-size", flow_size_, "TV-L1 working size (as mer prepare)")
                         ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_pre);
@@ -79,8 +79,8 @@ int PredictCommand::run() {
                         std::to_string(size));
     }
   } else {
-    options.alignment(framing_ == "megc2019" ? face::AlignmentOptions::megc2019()
-                                             : face::AlignmentOptions());
+    options = pipeline::default_preprocessing();
+    if (framing_ == "margin") options.alignment(face::AlignmentOptions());
     options.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()
                                          : face::TvL1Options().working_size(flow_size_));
     options.map().output_size(static_cast<int>(size));

@@ -15,7 +15,7 @@ class PredictCommand {
  private:
   CLI::App* command_ = nullptr;
   std::string checkpoint_, onset_, apex_, clip_, png_, like_;
-  std::string framing_ = "default", flow_quality_ = "default";
+  std::string framing_ = "megc2019", flow_quality_ = "default";
   int flow_size_ = 112, top_ = 3;
   bool json_ = false;
 };

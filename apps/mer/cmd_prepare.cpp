@@ -79,9 +79,9 @@ PrepareCommand::PrepareCommand(CLI::App& app) {
   c->add_option("--crop-size", crop_size_, "side of the aligned onset/apex face crops")
       ->capture_default_str()->check(CLI::Range(16, 1024))->group(g_pre);
   c->add_option("--framing", framing_,
-                "default (face with a margin) or megc2019 (tight, as the MEGC2019 composite's "
-                "crops)")
-      ->capture_default_str()->check(CLI::IsMember({"default", "megc2019"}))->group(g_pre);
+                "megc2019 (tight, as the MEGC2019 composite's crops: scores better) or margin "
+                "(the whole face with room around it)")
+      ->capture_default_str()->check(CLI::IsMember({"megc2019", "margin"}))->group(g_pre);
   c->add_option("--flow-size", flow_size_, "side of the image TV-L1 runs on (0 = the crop's)")
       ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_pre);
   c->add_option("--flow-quality", flow_quality_,
@@ -120,7 +120,7 @@ int PrepareCommand::run() {
   for (const auto& text : only_) options_.only().push_back(parse_clip_ref(text));
   auto& pre = options_.preprocessing();
   face::AlignmentOptions alignment =
-      framing_ == "megc2019" ? face::AlignmentOptions::megc2019() : face::AlignmentOptions();
+      framing_ == "margin" ? face::AlignmentOptions() : face::AlignmentOptions::megc2019();
   pre.alignment(alignment.output_size(crop_size_));
   pre.map().output_size(size_);
   pre.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()

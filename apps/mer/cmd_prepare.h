@@ -21,7 +21,7 @@ class PrepareCommand {
  private:
   CLI::App* command_ = nullptr;
   pipeline::PrepareOptions options_;
-  std::string out_, megc2019_list_, framing_ = "default", flow_quality_ = "default", sheet_;
+  std::string out_, megc2019_list_, framing_ = "megc2019", flow_quality_ = "default", sheet_;
   std::string smic_apex_;
   std::vector<std::string> only_;
   int size_ = 28, crop_size_ = 224, flow_size_ = 112, jobs_ = 0;

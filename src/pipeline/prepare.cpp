@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include "core/checksum.h"
 #include "core/csv.h"
 #include "core/error.h"
@@ -30,10 +32,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 constexpr const char* kFormat = "mer-prepared";
-// Reasons that say a selected clip could not be prepared (they count against the share).
+// Reasons that say a clip could not be prepared (they count against the share).
 const std::set<std::string> kFailureReasons = {"missing_frame", "unreadable_image", "no_face",
-                                               "bad_frame", "error"};
+                                               "bad_frame",     "error",            "unknown_label",
+                                               "bad_sheet_row"};
 
 const char* measure_name(face::ApexMeasure m) {
   switch (m) {
@@ -460,6 +470,10 @@ std::string label_csv_header() {
 
 }  // namespace
 
+face::ClipPreprocessorOptions default_preprocessing() {
+  return face::ClipPreprocessorOptions().alignment(face::AlignmentOptions::megc2019());
+}
+
 std::vector<std::string> prepare_protocol_names() {
   auto names = data::protocol_names();
   names.push_back("all");
@@ -492,10 +506,14 @@ void PrepareOptions::validate() const {
   preprocessing().validate();
 }
 
+int64_t PrepareReport::failed() const {
+  int64_t n = 0;
+  for (const auto& s : skipped) n += kFailureReasons.count(s.reason) ? 1 : 0;
+  return n;
+}
+
 double PrepareReport::share_prepared() const {
-  int64_t failed = 0;
-  for (const auto& s : skipped) failed += kFailureReasons.count(s.reason) ? 1 : 0;
-  const int64_t total = prepared() + failed;
+  const int64_t total = prepared() + failed();
   return total == 0 ? 1.0 : static_cast<double>(prepared()) / static_cast<double>(total);
 }
 
@@ -678,6 +696,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   Progress progress("prepare " + options.dataset(), static_cast<int64_t>(jobs.size()));
   progress.set_quiet(options.quiet());
   const auto start = Clock::now();
+  const double cpu_start = process_cpu_seconds();
   auto work = [&] {
     ClipWorker worker(options, out, prototype, parameters_hash);
     for (size_t i = next++; i < jobs.size(); i = next++) {
@@ -712,6 +731,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   progress.finish();
   cv::setNumThreads(cv_threads);
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu_seconds = process_cpu_seconds() - cpu_start;
+  report.jobs = n_threads;
 
   // Classes: the protocol's, less any that no prepared clip has (read_prepared wants every
   // label 0..K-1 present), in protocol order.
@@ -764,7 +785,9 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
     for (float v : s.clip.action_units.vector) row.push_back(v > 0 ? "1" : "0");
     labels += csv::join(row) + "\n";
   }
-  for (const auto& row : sheet.skipped) report.skipped.push_back(from_sheet_row(options.dataset(), row));
+  if (options.only().empty()) {
+    for (const auto& row : sheet.skipped) report.skipped.push_back(from_sheet_row(options.dataset(), row));
+  }
   for (const auto& e : chosen.excluded) {
     report.skipped.push_back({e.dataset, e.subject, e.clip, "not_in_protocol", "", e.reason});
   }
@@ -776,6 +799,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   write_text_atomic(out / "skipped.csv", skipped);
   report.clips_per_second =
       report.computed > 0 && report.seconds > 0 ? report.computed / report.seconds : 0.0;
+  report.cpu_seconds_per_clip = report.computed > 0 ? cpu_seconds / report.computed : 0.0;
 
   m["class_names"] = report.class_names;
   m["counts"] = {{"annotated", report.annotated}, {"selected", report.selected},
@@ -792,8 +816,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
 std::string format_report(const PrepareReport& r) {
   char buf[256];
   std::string s;
-  std::snprintf(buf, sizeof buf, "prepared %lld of %lld selected clips (%.1f%%) into %s\n",
-                static_cast<long long>(r.prepared()), static_cast<long long>(r.selected),
+  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips (%.1f%%) into %s\n",
+                static_cast<long long>(r.prepared()), static_cast<long long>(r.prepared() + r.failed()),
                 100.0 * r.share_prepared(), r.out_dir.c_str());
   s += buf;
   std::snprintf(buf, sizeof buf,
@@ -803,7 +827,11 @@ std::string format_report(const PrepareReport& r) {
                 static_cast<long long>(r.cached), static_cast<long long>(r.annotated));
   s += buf;
   if (r.computed > 0) {
-    std::snprintf(buf, sizeof buf, "  %.1f s, %.1f clips/s\n", r.seconds, r.clips_per_second);
+    std::snprintf(buf, sizeof buf,
+                  "  %.1f s, %.1f clips/s with %d jobs; %.0f ms CPU per clip (%.1f clips/s on %d "
+                  "idle cores)\n",
+                  r.seconds, r.clips_per_second, r.jobs, 1000.0 * r.cpu_seconds_per_clip,
+                  r.cpu_seconds_per_clip > 0 ? r.jobs / r.cpu_seconds_per_clip : 0.0, r.jobs);
     s += buf;
   }
   std::string classes;
@@ -823,7 +851,8 @@ std::string format_report(const PrepareReport& r) {
         s += "    ...\n";
         break;
       }
-      s += "    " + k.subject + "/" + k.clip + ": " + k.reason + ": " + k.detail + "\n";
+      const std::string what = k.clip.empty() ? k.file : k.subject + "/" + k.clip;
+      s += "    " + what + ": " + k.reason + ": " + k.detail + "\n";
     }
   }
   for (const auto& n : r.notes) s += "  note: " + n + "\n";

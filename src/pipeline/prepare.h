@@ -45,7 +45,8 @@
 //   not_in_protocol   read but not selected by the protocol (its classes, the MEGC2019 list,
 //                     flagged clips when excluded)
 //   error             anything else (the detail says what)
-// Only the first five count against the share prepared (PrepareReport::share_prepared).
+// All but not_in_protocol count against the share prepared (PrepareReport::share_prepared).
+// With `only`, the sheet's bad rows are not reported (they lie outside the subset asked for).
 //
 // Thread safety: prepare_dataset() runs its own worker threads; two runs must not write into
 // one folder at the same time.
@@ -69,6 +70,15 @@ inline constexpr int kPrepareCacheVersion = 1;
 // sheet has, labelled with its coded emotion; classes sorted by name).
 std::vector<std::string> prepare_protocol_names();
 
+// The preprocessing `mer prepare` and `mer predict` use unless told otherwise: the face
+// library's defaults (TV-L1 at 112 px, 28x28 maps, 224 crops) with the tight framing of the
+// MEGC2019 composite's crops (face::AlignmentOptions::megc2019(): eyes 0.50 of the side apart
+// on row 0.31) instead of the face library's margin. The 28x28 map then spends its cells on the
+// face the way the composite's maps do, and it scores better: STSTNet LOSO on the 144 CASME II
+// clips of the composite, 3 seeds, mean UF1 0.71 / UAR 0.71 tight vs 0.68 / 0.66 with the
+// margin (the composite's own maps: 0.74 / 0.74; docs/benchmarks.md).
+face::ClipPreprocessorOptions default_preprocessing();
+
 struct PrepareOptions {
   // Database adapter: casme2, samm, smic, casme3, mmew (data::database_names()).
   MER_ARG(std::string, dataset) = "casme2";
@@ -90,7 +100,7 @@ struct PrepareOptions {
   MER_ARG(std::vector<data::ClipRef>, only) = {};
   // Everything that shapes a prepared clip: flow map size (map().output_size, default 28),
   // crop size and framing (alignment()), TV-L1 settings (flow()), detector, apex spotting.
-  MER_ARG(face::ClipPreprocessorOptions, preprocessing) = {};
+  MER_ARG(face::ClipPreprocessorOptions, preprocessing) = default_preprocessing();
   // JPEG quality of the stored crops, 1..100.
   MER_ARG(int, jpeg_quality) = 95;
   // Worker threads, 1..256 (each holds a preprocessor; the landmark model is shared).
@@ -123,10 +133,18 @@ struct PrepareReport {
   std::vector<std::string> class_names;
   double seconds = 0;          // wall time of the clip processing phase
   double clips_per_second = 0; // computed / seconds (0 when nothing was computed)
+  // Process CPU time (user + system) of that phase per computed clip: what the throughput
+  // would be on `jobs` otherwise idle cores is jobs / cpu_seconds_per_clip (on a shared box the
+  // wall-clock figure depends on the other load).
+  double cpu_seconds_per_clip = 0;
+  int jobs = 1;
 
   int64_t prepared() const { return computed + cached; }
-  // prepared / (prepared + clips skipped for a reason other than bad_sheet_row,
-  // not_in_protocol): the share of the selected clips that made it. 1 when none selected.
+  // Clips that could not be prepared: skipped for any reason but not_in_protocol (a sheet row
+  // that cannot be read is a clip lost too).
+  int64_t failed() const;
+  // prepared / (prepared + failed): the share of the clips the run should have prepared that
+  // made it. 1 when there were none.
   double share_prepared() const;
   // Skipped clips counted per reason.
   std::map<std::string, int64_t> skipped_by_reason() const;

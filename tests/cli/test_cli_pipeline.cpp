@@ -87,7 +87,7 @@ CliRun* RealDataCliPipeline::train_output_ = nullptr;
 
 TEST_F(RealDataCliPipeline, PrepareWritesASetThatLosoTrainsOn) {
   ASSERT_EQ(prepare_output_->code, 0) << prepare_output_->output;
-  EXPECT_NE(prepare_output_->output.find("prepared 6 of 6 selected clips (100.0%)"), std::string::npos)
+  EXPECT_NE(prepare_output_->output.find("prepared 6 of 6 clips (100.0%)"), std::string::npos)
       << prepare_output_->output;
   EXPECT_NE(prepare_output_->output.find("clips/s"), std::string::npos) << prepare_output_->output;
   ASSERT_EQ(train_output_->code, 0) << train_output_->output;
