@@ -508,7 +508,10 @@ void PrepareOptions::validate() const {
 
 int64_t PrepareReport::failed() const {
   int64_t n = 0;
-  for (const auto& s : skipped) n += kFailureReasons.count(s.reason) ? 1 : 0;
+  for (const auto& s : skipped) {
+    const bool sheet_row = s.reason == "bad_sheet_row" || s.reason == "unknown_label";
+    n += kFailureReasons.count(s.reason) && (sheet_rows_count || !sheet_row) ? 1 : 0;
+  }
   return n;
 }
 
@@ -610,6 +613,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
 
   PrepareReport report;
   report.out_dir = out_dir;
+  report.sheet_rows_count = options.protocol() == "all";
   const data::AnnotationSet sheet =
       data::read_annotations(options.dataset(), options.annotations(), options.adapter());
   report.annotated = static_cast<int64_t>(sheet.clips.size());

@@ -45,8 +45,10 @@
 //   not_in_protocol   read but not selected by the protocol (its classes, the MEGC2019 list,
 //                     flagged clips when excluded)
 //   error             anything else (the detail says what)
-// All but not_in_protocol count against the share prepared (PrepareReport::share_prepared).
-// With `only`, the sheet's bad rows are not reported (they lie outside the subset asked for).
+// All but not_in_protocol count against the share prepared (PrepareReport::share_prepared),
+// the sheet's bad rows (bad_sheet_row, unknown_label) only under protocol "all": whether
+// another protocol would have selected an unreadable row cannot be known. With `only`, they
+// are not reported (they lie outside the subset asked for).
 //
 // Thread safety: prepare_dataset() runs its own worker threads; two runs must not write into
 // one folder at the same time.
@@ -138,10 +140,11 @@ struct PrepareReport {
   // wall-clock figure depends on the other load).
   double cpu_seconds_per_clip = 0;
   int jobs = 1;
+  bool sheet_rows_count = true;  // see failed()
 
   int64_t prepared() const { return computed + cached; }
-  // Clips that could not be prepared: skipped for any reason but not_in_protocol (a sheet row
-  // that cannot be read is a clip lost too).
+  // Clips that could not be prepared: skipped for any reason but not_in_protocol; a sheet row
+  // that cannot be read is a clip lost too when sheet_rows_count (protocol "all").
   int64_t failed() const;
   // prepared / (prepared + failed): the share of the clips the run should have prepared that
   // made it. 1 when there were none.

@@ -63,6 +63,13 @@ class FakeCasme {
   FakeCasme(const FakeCasme&) = delete;
   FakeCasme& operator=(const FakeCasme&) = delete;
 
+  // A sheet row without frames (for rows the adapter must reject).
+  void add_row_only(const ClipRow& row, const std::string& apex_text) {
+    raw_rows_.push_back(row.subject + "," + row.clip + "," + std::to_string(row.onset) + "," +
+                        apex_text + "," + std::to_string(row.offset) + "," + row.aus + "," +
+                        row.emotion + ",\"onset,apex,offset\"," + row.flags);
+    write_sheet();
+  }
   // Copies the clip's onset and apex frames and lists it in the sheet.
   void add(const ClipRow& row) {
     const fs::path dir = root_ / "frames" / row.subject / row.clip;
@@ -110,10 +117,12 @@ class FakeCasme {
       out << r.subject << "," << r.clip << "," << r.onset << "," << r.apex << "," << r.offset
           << "," << r.aus << "," << r.emotion << ",\"onset,apex,offset\"," << r.flags << "\n";
     }
+    for (const auto& line : raw_rows_) out << line << "\n";
   }
 
   fs::path root_;
   std::vector<ClipRow> rows_;
+  std::vector<std::string> raw_rows_;
 };
 
 // Rows of a csv file (naive split: the test files have no quoted commas in the fields read).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "core/error.h"
@@ -112,6 +113,8 @@ TEST(RealDataPrepare, CorruptMissingAndFacelessFramesAreSkippedWithTheReason) {
   const ClipRow missing{"sub05", "EP02_07", 36, 66, 101, "1+2", "surprise", ""};
   const ClipRow faceless{"sub04", "EP13_02f", 51, 81, 111, "4", "others", ""};
   for (const auto& row : {corrupt, missing, faceless}) db.add(row);
+  db.add_row_only({"sub05", "EP03_01", 41, 0, 101, "14", "happiness", ""}, "/");  // no apex
+  db.add_row_only({"sub05", "EP03_06", 33, 66, 83, "1", "joy", ""}, "66");  // not a CASME II emotion
   db.corrupt(corrupt, corrupt.apex);
   db.remove(missing, missing.apex);
   db.blank(faceless, faceless.onset);
@@ -120,14 +123,28 @@ TEST(RealDataPrepare, CorruptMissingAndFacelessFramesAreSkippedWithTheReason) {
   const auto report = prepare_dataset(options_for(db), out.string());
   EXPECT_EQ(report.selected, 9);
   EXPECT_EQ(report.prepared(), 6);
-  EXPECT_NEAR(report.share_prepared(), 6.0 / 9.0, 1e-12);
+  // Unreadable sheet rows are clips lost too (protocol "all").
+  EXPECT_EQ(report.failed(), 5);
+  EXPECT_NEAR(report.share_prepared(), 6.0 / 11.0, 1e-12);
   const auto counts = report.skipped_by_reason();
   EXPECT_EQ(counts.at("unreadable_image"), 1);
   EXPECT_EQ(counts.at("missing_frame"), 1);
   EXPECT_EQ(counts.at("no_face"), 1);
+  EXPECT_EQ(counts.at("bad_sheet_row"), 1);
+  EXPECT_EQ(counts.at("unknown_label"), 1);
 
-  const auto skipped = skipped_by_clip(out);
-  ASSERT_EQ(skipped.size(), 3u);
+  auto skipped = skipped_by_clip(out);
+  ASSERT_EQ(skipped.size(), 4u);  // the two sheet rows share the key "/" (no clip)
+  const auto sheet_rows = testing::read_csv_rows(out / "skipped.csv");
+  std::set<std::string> row_reasons;
+  for (const auto& r : sheet_rows) {
+    if (r.size() > 4 && r[2].empty()) {
+      row_reasons.insert(r[3]);
+      EXPECT_EQ(r[4].rfind(db.sheet() + ":", 0), 0u) << r[4];  // file = sheet:row
+    }
+  }
+  EXPECT_EQ(row_reasons, (std::set<std::string>{"bad_sheet_row", "unknown_label"}));
+  skipped.erase("/");
   EXPECT_EQ(skipped.at("sub04/EP12_02f")[3], "unreadable_image");
   EXPECT_EQ(skipped.at("sub04/EP12_02f")[4], db.frame(corrupt, corrupt.apex));
   EXPECT_NE(skipped.at("sub04/EP12_02f")[5].find("cannot decode"), std::string::npos);
@@ -140,7 +157,7 @@ TEST(RealDataPrepare, CorruptMissingAndFacelessFramesAreSkippedWithTheReason) {
   EXPECT_EQ(dataset.size(), 6);
   EXPECT_EQ(dataset.class_names, (std::vector<std::string>{"disgust", "happiness", "surprise"}));
   const std::string text = format_report(report);
-  EXPECT_NE(text.find("prepared 6 of 9"), std::string::npos) << text;
+  EXPECT_NE(text.find("prepared 6 of 11 clips"), std::string::npos) << text;
   EXPECT_NE(text.find("no_face 1"), std::string::npos) << text;
 }
 
