@@ -86,7 +86,7 @@ TEST(NormaliseMinMax, EachChannelSpansTheFullRangeAndConstantsAreZero) {
   EXPECT_EQ(cv::countNonZero(c[2]), 0);
 }
 
-TEST(MotionMap, LayoutIsUVStrainAndSurvivesAPngRoundTrip) {
+TEST(MotionMap, DefaultLayoutIsTheCompositesAndSurvivesAPngRoundTrip) {
   // u grows along x, v along y, strain largest at the bottom (v = 0.002 y^2 stretches more
   // further down): each channel must show its own pattern.
   const cv::Mat flow = field(112, 112, [](int x, int) { return 0.01 * x; },
