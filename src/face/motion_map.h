@@ -3,7 +3,7 @@
 // (u, v, optical strain), resized to a small square and min-max normalised to 0..255.
 #include <opencv2/core.hpp>
 
-#include "face/arg.h"
+#include "core/arg.h"
 
 namespace mer::face {
 
