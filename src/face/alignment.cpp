@@ -49,8 +49,20 @@ Landmarks Alignment::apply(const Landmarks& points) const {
   return out;
 }
 
-Alignment compute_alignment(const Landmarks& onset, const AlignmentOptions& options) {
+Alignment compute_alignment(const Landmarks& onset, const AlignmentOptions& options,
+                            cv::Size frame) {
   options.validate();
+  if (options.framing() == Framing::kWholeFrame) {
+    MER_CHECK(frame.width > 0 && frame.height > 0,
+              "compute_alignment with Framing::kWholeFrame needs the frame size");
+    // Pixel centres to pixel centres, as cv::resize maps them.
+    const double sx = static_cast<double>(options.output_size()) / frame.width;
+    const double sy = static_cast<double>(options.output_size()) / frame.height;
+    Alignment a;
+    a.output_size = options.output_size();
+    a.matrix = cv::Matx23d(sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5);
+    return a;
+  }
   const cv::Point2d left(left_eye_centre(onset)), right(right_eye_centre(onset));
   const cv::Point2d d = right - left;
   const double distance = std::hypot(d.x, d.y);

@@ -18,10 +18,21 @@
 // landmark error never push the jaw or chin out of the crop.
 #include <opencv2/core.hpp>
 
-#include "face/arg.h"
+#include "core/arg.h"
 #include "face/landmarks.h"
 
 namespace mer::face {
+
+enum class Framing {
+  kEyes,  // the similarity transform from the eyes described above
+  // No alignment: the whole frame stretched to the square (a non-uniform scale), for frames
+  // that already are face crops. This is how the MEGC2019 composite's CASME II maps were made:
+  // against its files, mer's 28x28 maps of 60 CASME II clips correlate 0.82 / 0.89 / 0.66
+  // (u / v / strain) with this framing, 0.75 / 0.75 / 0.44 with AlignmentOptions::megc2019()
+  // and 0.56 / 0.58 / 0.27 with the default eye framing. Eyes are then level only as far as
+  // the frames had them so.
+  kWholeFrame,
+};
 
 struct AlignmentOptions {
   // Side of the square crop in pixels. 16..1024.
@@ -30,6 +41,7 @@ struct AlignmentOptions {
   MER_ARG(double, inter_ocular) = 0.40;
   // Row of the eye centres as a share of output_size from the top. 0.1..0.9.
   MER_ARG(double, eye_row) = 0.33;
+  MER_ARG(Framing, framing) = Framing::kEyes;
 
  public:
   // The framing of the MEGC2019 composite's face crops (no margin): inter_ocular 0.50,
@@ -39,8 +51,8 @@ struct AlignmentOptions {
   void validate() const;
 };
 
-// A similarity transform from frame pixel coordinates to crop coordinates. Value type;
-// thread-safe to share once built.
+// A transform from frame pixel coordinates to crop coordinates: a similarity (Framing::kEyes)
+// or an axis-aligned scale (Framing::kWholeFrame). Value type; thread-safe to share once built.
 struct Alignment {
   cv::Matx23d matrix;   // crop = matrix * (x, y, 1)
   int output_size = 0;  // the crop is output_size x output_size
@@ -54,9 +66,10 @@ struct Alignment {
   cv::Point2f apply(const cv::Point2f& point) const;
 };
 
-// The alignment for a clip whose onset frame has landmarks `onset` (frame coordinates).
-// Validates `options`; throws mer::DataError when the eye centres coincide (degenerate
-// landmarks).
-Alignment compute_alignment(const Landmarks& onset, const AlignmentOptions& options = {});
+// The alignment for a clip whose onset frame has landmarks `onset` (frame coordinates) and is
+// `frame` pixels large (needed by Framing::kWholeFrame only). Validates `options`; throws
+// mer::DataError when the eye centres coincide (degenerate landmarks).
+Alignment compute_alignment(const Landmarks& onset, const AlignmentOptions& options = {},
+                            cv::Size frame = {});
 
 }  // namespace mer::face

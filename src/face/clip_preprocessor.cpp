@@ -101,7 +101,7 @@ PreparedClip ClipPreprocessor::process_frames(const std::vector<cv::Mat>& frames
   clip.timing.landmarks_ms = ms_since(t);
 
   t = Clock::now();
-  clip.alignment = compute_alignment(onset_points, options_.alignment());
+  clip.alignment = compute_alignment(onset_points, options_.alignment(), onset_grey.size());
   clip.landmarks = clip.alignment.apply(onset_points);
   // Grey crops of the frames the flow or the spotting needs; colour ones only for output.
   std::vector<cv::Mat> grey_crops;

@@ -9,8 +9,11 @@
 // Given a whole frame sequence instead of an apex, the apex is spotted first
 // (apex_spotting.h) on the aligned crops of all frames.
 //
-// Speed with the defaults (bench/face_throughput, ~300x300 CASME II frames, 28x28 maps, the
-// reference 2-core box, 2 threads): see that program's header comment.
+// Speed with the defaults (bench/face_throughput, 40 CASME II clips of ~230-300 x 280-330
+// frames, 28x28 maps): 78 ms per clip on one core (TV-L1 62, detection 10, landmarks 3,
+// decoding 2, the rest ~1), i.e. 12.8 clips/s on one thread and, by CPU time, 23-28 clips/s
+// with 2 threads on 2 idle cores. Run one instance per thread with cv::setNumThreads(1):
+// parallel clips scale better than OpenCV's parallel loops inside one small TV-L1.
 #include <opencv2/core.hpp>
 
 #include <memory>
@@ -20,7 +23,7 @@
 
 #include "face/alignment.h"
 #include "face/apex_spotting.h"
-#include "face/arg.h"
+#include "core/arg.h"
 #include "face/face_detector.h"
 #include "face/landmarks.h"
 #include "face/motion_map.h"
@@ -58,8 +61,9 @@ struct ClipTiming {
 };
 
 struct PreparedClip {
-  // output_size x output_size CV_8UC3, channel 0 = u, 1 = v, 2 = strain, each min-max
-  // normalised to 0..255 per sample (spanning exactly 0..255 unless constant, then 0).
+  // output_size x output_size CV_8UC3, channel 0 = u, 1 = v, 2 = strain (or the order of
+  // options.map().channel_order()), each min-max normalised to 0..255 per sample (spanning
+  // exactly 0..255 unless constant, then 0).
   cv::Mat flow_map;
   // Aligned crops, alignment.output_size square (224 by default): CV_8UC1 grey, or CV_8UC3
   // BGR with colour_crops.
@@ -67,7 +71,7 @@ struct PreparedClip {
   cv::Mat apex_crop;
   // Onset landmarks in crop coordinates (to_mat() gives the 68 x 2 float form).
   Landmarks landmarks{};
-  // The similarity transform used for every frame (frame -> crop coordinates).
+  // The transform used for every frame (frame -> crop coordinates).
   Alignment alignment;
   // Index of the apex in the frames given: 1 for an (onset, apex) pair, the spotted index for
   // a sequence.

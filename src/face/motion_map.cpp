@@ -94,7 +94,9 @@ cv::Mat motion_map(const cv::Mat& flow, const MotionMapOptions& options) {
   MER_CHECK(!flow.empty() && flow.type() == CV_32FC2, "motion_map expects a CV_32FC2 flow");
   cv::Mat uv[2];
   cv::split(flow, uv);
-  const cv::Mat stacked_planes[3] = {uv[0], uv[1], optical_strain(flow)};
+  const cv::Mat strain = optical_strain(flow);
+  const bool uv_first = options.channel_order() == ChannelOrder::kUVStrain;
+  const cv::Mat stacked_planes[3] = {uv_first ? uv[0] : strain, uv[1], uv_first ? strain : uv[0]};
   cv::Mat stacked;
   cv::merge(stacked_planes, 3, stacked);
   const cv::Size size(options.output_size(), options.output_size());

@@ -3,7 +3,7 @@
 // (u, v, optical strain), resized to a small square and min-max normalised to 0..255.
 #include <opencv2/core.hpp>
 
-#include "face/arg.h"
+#include "core/arg.h"
 
 namespace mer::face {
 
@@ -25,9 +25,24 @@ cv::Mat optical_strain(const cv::Mat& flow);
 // channels in, CV_8U with the same channels out. Thread-safe.
 cv::Mat normalise_min_max(const cv::Mat& image);
 
+// Which quantity each channel of the CV_8UC3 map holds (OpenCV channel index, the order in
+// which cv::imread gives a PNG back).
+enum class ChannelOrder {
+  kUVStrain,  // 0 = u, 1 = v, 2 = strain
+  // 0 = strain, 1 = v, 2 = u: the layout cv::imread actually gives for the flow PNGs of the
+  // MEGC2019 composite (written in RGB order u, v, strain). Measured on 60 of its CASME II
+  // samples against mer's own maps of the same clips: its channel 0 correlates with our strain
+  // (0.66; with flow magnitude 0.43), channel 1 with v (0.89), channel 2 with u (0.82), every
+  // other pairing |r| < 0.11. Use it to mix mer's maps with the composite's files.
+  kStrainVU,
+};
+
 struct MotionMapOptions {
   // Side of the square map. 8..512.
   MER_ARG(int, output_size) = 28;
+  // mer's prepared format is the composite's layout (data/dataset.h kFlowU/kFlowV/kFlowStrain),
+  // so that models trained on the composite run on maps mer prepares and the other way round.
+  MER_ARG(ChannelOrder, channel_order) = ChannelOrder::kStrainVU;
 
  public:
   // Throws mer::ConfigError naming the option when a value is out of range.
@@ -40,9 +55,9 @@ struct MotionMapOptions {
 //     that keeps the mean motion of each cell; plain sampling would alias);
 //  3. each channel min-max normalised separately to 0..255 per sample (normalise_min_max),
 //     after the resize, so that every channel of the stored map spans exactly 0..255.
-// Returns CV_8UC3, channel 0 = u, 1 = v, 2 = strain: cv::imwrite stores it so that OpenCV
-// reads channel 0 back as u, the layout mer::data::read_prepared expects. Validates options.
-// Thread-safe.
+// Returns CV_8UC3 with the channels in options.channel_order() (default channel 0 = strain,
+// 1 = v, 2 = u, the composite's layout); cv::imwrite stores it so that cv::imread gives the same channel order back.
+// Validates options. Thread-safe.
 cv::Mat motion_map(const cv::Mat& flow, const MotionMapOptions& options = {});
 
 }  // namespace mer::face

@@ -60,6 +60,22 @@ TEST(Alignment, CropHasTheOutputSizeAndType) {
   EXPECT_EQ(a.apply(grey).at<uchar>(0, 0), 9);  // replicated border, no black frame
 }
 
+TEST(Alignment, WholeFrameFramingIsAResize) {
+  const cv::Mat frame = testing::texture(120, 8);
+  cv::Mat tall;
+  cv::resize(frame, tall, cv::Size(100, 130));
+  const auto options = AlignmentOptions().framing(Framing::kWholeFrame).output_size(64);
+  const Alignment a = compute_alignment(eyes_at({40, 50}, {80, 60}), options, tall.size());
+  cv::Mat resized;
+  cv::resize(tall, resized, cv::Size(64, 64), 0, 0, cv::INTER_LINEAR);
+  const cv::Mat crop = a.apply(tall);
+  EXPECT_LT(cv::norm(crop, resized, cv::NORM_L1) / crop.total(), 1.0);
+  // Frame corners (pixel edges) to crop corners.
+  EXPECT_NEAR(a.apply(cv::Point2f(-0.5f, -0.5f)).x, -0.5, 1e-4);
+  EXPECT_NEAR(a.apply(cv::Point2f(99.5f, 129.5f)).y, 63.5, 1e-4);
+  EXPECT_THROW(compute_alignment(eyes_at({40, 50}, {80, 60}), options), Error);  // no size
+}
+
 TEST(Alignment, RejectsBadOptionsAndDegenerateEyes) {
   const Landmarks ok = eyes_at({40, 50}, {80, 50});
   EXPECT_THROW(compute_alignment(ok, AlignmentOptions().output_size(8)), ConfigError);
