@@ -43,8 +43,10 @@ PredictCommand::PredictCommand(CLI::App& app) {
                 "preprocess as this `mer prepare` folder was (its manifest.json), e.g. the data "
                 "the checkpoint was trained on; default: prepare's defaults")
       ->check(CLI::ExistingDirectory)->group(g_pre);
-  auto* framing = c->add_option("--framing", framing_, "megc2019 or margin (as mer prepare)")
-                      ->capture_default_str()->check(CLI::IsMember({"megc2019", "margin"}))
+  auto* framing = c->add_option("--framing", framing_,
+                                "megc2019, margin or whole-frame (as mer prepare)")
+                      ->capture_default_str()
+                      ->check(CLI::IsMember(pipeline::framing_names()))
                       ->group(g_pre);
   auto* flow_size = c->add_option("--flow-size", flow_size_, "TV-L1 working size (as mer prepare)")
                         ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_pre);
@@ -80,7 +82,7 @@ int PredictCommand::run() {
     }
   } else {
     options = pipeline::default_preprocessing();
-    if (framing_ == "margin") options.alignment(face::AlignmentOptions());
+    options.alignment(pipeline::framing_by_name(framing_));
     options.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()
                                          : face::TvL1Options().working_size(flow_size_));
     options.map().output_size(static_cast<int>(size));

@@ -74,14 +74,18 @@ PrepareCommand::PrepareCommand(CLI::App& app) {
   c->add_option("--smic-apex", smic_apex_, "smic: smic_apex.xlsx, to use its apex frames")
       ->check(CLI::ExistingFile)->group(g_sel);
 
-  c->add_option("--size", size_, "side of the flow maps (u, v, strain)")
+  c->add_option("--size", size_, "side of the flow maps (u, v, optical strain)")
       ->capture_default_str()->check(CLI::Range(8, 512))->group(g_pre);
   c->add_option("--crop-size", crop_size_, "side of the aligned onset/apex face crops")
       ->capture_default_str()->check(CLI::Range(16, 1024))->group(g_pre);
   c->add_option("--framing", framing_,
-                "megc2019 (tight, as the MEGC2019 composite's crops: scores better) or margin "
-                "(the whole face with room around it)")
-      ->capture_default_str()->check(CLI::IsMember({"megc2019", "margin"}))->group(g_pre);
+                "megc2019 (eyes aligned, tight, as the MEGC2019 composite's face crops), margin "
+                "(eyes aligned, the whole face with room around it) or whole-frame (no "
+                "alignment, the frame stretched to the square: for frames that already are "
+                "face crops, e.g. CASME II's Cropped release; how the composite's CASME II "
+                "maps were made)")
+      ->capture_default_str()->check(CLI::IsMember(pipeline::framing_names()))
+      ->group(g_pre);
   c->add_option("--flow-size", flow_size_, "side of the image TV-L1 runs on (0 = the crop's)")
       ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_pre);
   c->add_option("--flow-quality", flow_quality_,
@@ -119,9 +123,7 @@ int PrepareCommand::run() {
   options_.selection().megc2019_list(megc2019_list_);
   for (const auto& text : only_) options_.only().push_back(parse_clip_ref(text));
   auto& pre = options_.preprocessing();
-  face::AlignmentOptions alignment =
-      framing_ == "margin" ? face::AlignmentOptions() : face::AlignmentOptions::megc2019();
-  pre.alignment(alignment.output_size(crop_size_));
+  pre.alignment(pipeline::framing_by_name(framing_).output_size(crop_size_));
   pre.map().output_size(size_);
   pre.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()
                                    : face::TvL1Options().working_size(flow_size_));

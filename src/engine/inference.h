@@ -19,7 +19,7 @@ struct Inference {
 };
 
 // `flow`: [3, S, S] (or [1, 3, S, S]) float32 motion map with the stored 0..255 values in
-// the prepared-dataset channel order (u, v, strain), S = the checkpoint's input_size. Throws
+// the prepared-dataset channel order (data/dataset.h kFlow*), S = the checkpoint's input_size. Throws
 // ConfigError naming both sizes when S differs from it. Runs on the CPU without gradients.
 Inference infer(const LoadedCheckpoint& checkpoint, const torch::Tensor& flow);
 

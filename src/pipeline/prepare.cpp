@@ -71,6 +71,22 @@ const char* reference_name(face::ApexReference r) {
   return "?";
 }
 
+const char* framing_name(face::Framing f) {
+  switch (f) {
+    case face::Framing::kEyes: return "eyes";
+    case face::Framing::kWholeFrame: return "whole_frame";
+  }
+  return "?";
+}
+
+const char* channel_order_name(face::ChannelOrder c) {
+  switch (c) {
+    case face::ChannelOrder::kUVStrain: return "u,v,strain";
+    case face::ChannelOrder::kStrainVU: return "strain,v,u";
+  }
+  return "?";
+}
+
 json preprocessing_json(const face::ClipPreprocessorOptions& o) {
   const auto& d = o.detector();
   const auto& a = o.alignment();
@@ -82,7 +98,8 @@ json preprocessing_json(const face::ClipPreprocessorOptions& o) {
             {"retry_upsampled", d.retry_upsampled()},
             {"threshold", d.threshold()}}},
           {"alignment",
-           {{"output_size", a.output_size()},
+           {{"framing", framing_name(a.framing())},
+            {"output_size", a.output_size()},
             {"inter_ocular", a.inter_ocular()},
             {"eye_row", a.eye_row()}}},
           {"flow",
@@ -98,7 +115,9 @@ json preprocessing_json(const face::ClipPreprocessorOptions& o) {
             {"outer_iterations", f.outer_iterations()},
             {"scale_step", f.scale_step()},
             {"median_filtering", f.median_filtering()}}},
-          {"map", {{"output_size", o.map().output_size()}, {"channels", "u,v,strain"}}},
+          {"map",
+           {{"output_size", o.map().output_size()},
+            {"channels", channel_order_name(o.map().channel_order())}}},
           {"apex_spotting",
            {{"measure", measure_name(s.measure())},
             {"working_size", s.working_size()},
@@ -474,6 +493,18 @@ face::ClipPreprocessorOptions default_preprocessing() {
   return face::ClipPreprocessorOptions().alignment(face::AlignmentOptions::megc2019());
 }
 
+const std::vector<std::string>& framing_names() {
+  static const std::vector<std::string> names = {"megc2019", "margin", "whole-frame"};
+  return names;
+}
+
+face::AlignmentOptions framing_by_name(const std::string& name) {
+  if (name == "megc2019") return face::AlignmentOptions::megc2019();
+  if (name == "margin") return face::AlignmentOptions();
+  if (name == "whole-frame") return face::AlignmentOptions().framing(face::Framing::kWholeFrame);
+  throw ConfigError("unknown framing '" + name + "' (known: megc2019, margin, whole-frame)");
+}
+
 std::vector<std::string> prepare_protocol_names() {
   auto names = data::protocol_names();
   names.push_back("all");
@@ -570,6 +601,14 @@ face::ClipPreprocessorOptions read_preprocessing(const std::string& prepared_dir
         .scale_step(f.at("scale_step").get<double>())
         .median_filtering(f.at("median_filtering").get<int>());
     o.map().output_size(p.at("map").at("output_size").get<int>());
+    const std::string framing = a.at("framing").get<std::string>();
+    for (auto f : {face::Framing::kEyes, face::Framing::kWholeFrame}) {
+      if (framing == framing_name(f)) o.alignment().framing(f);
+    }
+    const std::string channels = p.at("map").at("channels").get<std::string>();
+    for (auto c : {face::ChannelOrder::kUVStrain, face::ChannelOrder::kStrainVU}) {
+      if (channels == channel_order_name(c)) o.map().channel_order(c);
+    }
     const json& s = p.at("apex_spotting");
     const std::string measure = s.at("measure").get<std::string>();
     const std::string global = s.at("global_motion").get<std::string>();

@@ -15,7 +15,9 @@
 //                    AU string), au1, au2, au4, ... au45 (the 21-AU vector of
 //                    data::kActionUnitList, 0/1). Rewritten at the end of every run from all
 //                    finished clips of the selection, in selection order.
-//   flow/<key>.png   S x S, 3 channels: u, v, strain, each min-max normalised to 0..255
+//   flow/<key>.png   S x S, 3 channels, each min-max normalised to 0..255, in the MEGC2019
+//                    composite's layout (OpenCV reads strain, v, u: data/dataset.h kFlow*)
+//                    unless preprocessing().map().channel_order() says otherwise
 //   face/<key>.jpg   aligned apex crop (crop_size square; grey unless colour crops)
 //   onset/<key>.jpg  aligned onset crop, same alignment
 //   landmarks/<key>.csv  68 rows x,y: onset landmarks in crop coordinates (iBUG 300-W order)
@@ -80,6 +82,13 @@ std::vector<std::string> prepare_protocol_names();
 // clips of the composite, 3 seeds, mean UF1 0.71 / UAR 0.71 tight vs 0.68 / 0.66 with the
 // margin (the composite's own maps: 0.74 / 0.74; docs/benchmarks.md).
 face::ClipPreprocessorOptions default_preprocessing();
+
+// Named framings (the CLI's --framing): "megc2019" (AlignmentOptions::megc2019(), the
+// default), "margin" (the face library's eye framing with a margin) and "whole-frame"
+// (Framing::kWholeFrame: no alignment, for frames that already are face crops; how the
+// composite's CASME II maps were made). Crop size 224. ConfigError for another name.
+const std::vector<std::string>& framing_names();
+face::AlignmentOptions framing_by_name(const std::string& name);
 
 struct PrepareOptions {
   // Database adapter: casme2, samm, smic, casme3, mmew (data::database_names()).

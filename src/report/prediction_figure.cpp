@@ -181,7 +181,7 @@ cv::Mat render_prediction(const PredictionFigureInput& in, const ExplainFigureOp
   });
 
   ExplainFigureInput ex;
-  ex.title = "model input (u, v, strain)";
+  ex.title = "model input (flow u, flow v, optical strain)";
   ex.subtitle = in.explain.empty() ? "the model exports no explanation panels"
                                    : "and the model's own explanation panels";
   ex.class_names = in.class_names;

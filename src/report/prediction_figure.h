@@ -21,7 +21,7 @@ struct PredictionFigureInput {
   std::vector<std::string> class_names;
   std::vector<double> probabilities;  // one per class
   cv::Mat face;       // aligned apex crop, grey or BGR (crop_size square)
-  cv::Mat flow;       // CV_8UC3 motion map (u, v, strain) as prepared
+  cv::Mat flow;       // CV_8UC3 motion map as prepared (channels kFlowStrain, kFlowV, kFlowU)
   cv::Mat magnitude;  // CV_32F residual motion magnitude at the face's size (may be empty)
   std::vector<pipeline::RegionMotion> regions;  // ranked, largest first
   std::vector<cv::Point2f> landmarks;           // crop coordinates (may be empty)
