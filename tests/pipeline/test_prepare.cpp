@@ -200,10 +200,20 @@ TEST(RealDataPrepare, RerunSkipsFinishedClipsAndChangedParametersRecompute) {
   EXPECT_NE(text.find("map/output_size 28 -> 32"), std::string::npos) << text;
   EXPECT_EQ(data::read_prepared(out.string()).flow_side(), 32);
 
+  // Another framing: recomputed too, named in the report.
+  options.preprocessing().alignment(framing_by_name("whole-frame"));
+  const auto reframed = prepare_dataset(options, out.string());
+  EXPECT_EQ(reframed.recomputed, 4);
+  EXPECT_NE(format_report(reframed).find("alignment/framing \"eyes\" -> \"whole_frame\""),
+            std::string::npos)
+      << format_report(reframed);
+
   // The parameters a folder was made with come back for `mer predict --like`.
   const auto read = read_preprocessing(out.string());
   EXPECT_EQ(read.map().output_size(), 32);
+  EXPECT_EQ(read.alignment().framing(), face::Framing::kWholeFrame);
   EXPECT_EQ(describe_preprocessing(read), describe_preprocessing(options.preprocessing()));
+  EXPECT_THROW(framing_by_name("diagonal"), ConfigError);
 }
 
 TEST(RealDataPrepare, ProtocolsFlagsAndOnlySelectTheClips) {
