@@ -123,6 +123,21 @@ TEST_F(RealDataCliPipeline, PredictPrintsProbabilitiesAndWritesThePng) {
   EXPECT_EQ(json.at("regions")[0].at("rank"), 1);
   EXPECT_FALSE(json.at("apex_spotted").get<bool>());
   EXPECT_EQ(json.at("preprocessing").at("map").at("output_size"), 28);
+  // Same preprocessing as prepare, same model: the probabilities LOSO recorded for this test
+  // sample come back.
+  const auto rows = mer::pipeline::testing::read_csv_rows(run_ + "/predictions.csv");
+  bool found = false;
+  for (const auto& row : rows) {
+    if (row.size() < 8 || row[1] != "sub01" || row[2] != "EP02_01f") continue;
+    found = true;
+    const auto& header = rows[0];
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (header[c].rfind("p_", 0) != 0) continue;
+      EXPECT_NEAR(json.at("probabilities").at(header[c].substr(2)).get<double>(), std::stod(row[c]), 2e-6)
+          << header[c];
+    }
+  }
+  EXPECT_TRUE(found);
 
   // A frame folder: the apex is spotted; --like takes the prepared set's parameters.
   const auto c = mer_run("predict --json --checkpoint " + checkpoint() + " --clip " +
