@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cli/cli_runner.h"
 #include "pipeline/pipeline_fixtures.h"
 
 namespace fs = std::filesystem;
@@ -18,20 +19,8 @@ using mer::pipeline::testing::FakeCasme;
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string output;  // stdout and stderr together
-};
-
 CliRun mer_run(const std::string& args, bool with_stderr = true) {
-  const std::string command = std::string(MER_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  return run_mer_binary(args, with_stderr);
 }
 
 void expect_clear_failure(const CliRun& r, const std::string& expected) {
