@@ -18,6 +18,8 @@
 #include "engine/results.h"
 #include "models/registry.h"
 #ifdef MER_WITH_VISION
+#include "cmd_predict.h"
+#include "cmd_prepare.h"
 #include "face/crop_landmarks.h"
 #include "report/explain_figure.h"
 #endif
@@ -74,15 +76,19 @@ int run_synth(SynthArgs& synth, const std::string& out) {
 }
 
 // The prepared dataset at `dir` (with the landmarks of `landmarks`, or of DIR/landmarks.csv
-// when that exists), or the built-in synthetic one when `dir` is empty.
+// when that exists; only `parts` of it when given), or the built-in synthetic one when `dir`
+// is empty.
 mer::data::Dataset load_dataset(const std::string& dir, const std::string& landmarks,
-                                SynthArgs& synth) {
+                                SynthArgs& synth, const std::vector<std::string>& parts = {}) {
   if (!dir.empty()) {
-    return mer::data::read_prepared(dir, mer::data::PreparedReadOptions().landmarks_file(landmarks));
+    auto dataset =
+        mer::data::read_prepared(dir, mer::data::PreparedReadOptions().landmarks_file(landmarks));
+    return parts.empty() ? dataset : mer::data::select_parts(dataset, parts);
   }
   if (!landmarks.empty()) {
     throw mer::ConfigError("--landmarks needs --data (the synthetic set has its own landmarks)");
   }
+  if (!parts.empty()) throw mer::ConfigError("--parts needs --data");
   synth.apply();
   return mer::data::make_synthetic(synth.options);
 }
@@ -90,6 +96,7 @@ mer::data::Dataset load_dataset(const std::string& dir, const std::string& landm
 struct LosoArgs {
   mer::engine::LosoOptions loso;
   std::string data, landmarks, out, protocol = "honest";
+  std::vector<std::string> parts;
   int64_t epochs = 0;
   std::vector<std::string> model_opts;
   SynthArgs synth;
@@ -118,7 +125,7 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     }
     train.model_options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  mer::data::Dataset dataset = load_dataset(args.data, args.landmarks, args.synth);
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts);
   if (args.data.empty()) {
     args.loso.data_label = args.synth.label();
     args.loso.landmarks_label = "synthetic generator";
@@ -129,6 +136,11 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     args.loso.data_label = args.data;
     args.loso.landmarks_label =
         args.landmarks.empty() ? args.data + "/" + mer::data::kLandmarksFile : args.landmarks;
+    if (!args.parts.empty()) {
+      std::string list;
+      for (const auto& p : args.parts) list += (list.empty() ? "" : ",") + p;
+      args.loso.data_label += " (parts " + list + ")";
+    }
     apply_training_defaults(args, false);
   }
   train.validate();
@@ -156,11 +168,12 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
 
 struct EvaluateArgs {
   std::string run, data, landmarks;
+  std::vector<std::string> parts;
   SynthArgs synth;
 };
 
 int run_evaluate(EvaluateArgs& args) {
-  const auto dataset = load_dataset(args.data, args.landmarks, args.synth);
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts);
   const auto report = mer::engine::evaluate_run(dataset, args.run);
   const auto& m = report.metrics;
   std::printf("re-evaluated %lld folds, %lld samples of %s from their checkpoints%s\n",
@@ -300,6 +313,10 @@ int main(int argc, char** argv) {
                        "landmarks file of --data (default DATA/landmarks.csv when present; "
                        "see `mer landmarks`); used by landmark models (dere-grl)")
       ->check(CLI::ExistingFile)->group(g_data);
+  loso_cmd->add_option("--parts", loso.parts,
+                       "train and test on these dataset parts of --data only (e.g. casme2 of "
+                       "the MEGC2019 composite; comma-separated)")
+      ->delimiter(',')->group(g_data);
   loso_cmd->add_option("--out", loso.out,
                        "output folder; rerunning with the same folder resumes finished folds "
                        "(default runs/loso-MODEL-PROTOCOL-eEPOCHS-sSEED)")
@@ -371,6 +388,9 @@ int main(int argc, char** argv) {
                            "the landmarks file the run used (default DATA/landmarks.csv when "
                            "present)")
       ->check(CLI::ExistingFile);
+  evaluate_cmd->add_option("--parts", evaluate.parts,
+                           "the --parts the run was trained with (comma-separated)")
+      ->delimiter(',');
   add_synth_options(evaluate_cmd, evaluate.synth, "Synthetic data (when no --data)");
   evaluate_cmd->footer("Example: mer evaluate --run runs/st --data ../shared/data/megc2019");
 
@@ -415,6 +435,9 @@ int main(int argc, char** argv) {
       "--jobs 2\n"
       "         mer loso --model dere-grl --data ../shared/data/megc2019 --landmarks "
       "runs/megc2019-landmarks.csv");
+
+  mer::cli::PrepareCommand prepare(app);
+  mer::cli::PredictCommand predict(app);
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is
@@ -434,6 +457,8 @@ int main(int argc, char** argv) {
 #ifdef MER_WITH_VISION
     if (explain_cmd->parsed()) return run_explain(explain);
     if (landmarks_cmd->parsed()) return run_landmarks(landmarks);
+    if (prepare.parsed()) return prepare.run();
+    if (predict.parsed()) return predict.run();
 #endif
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());

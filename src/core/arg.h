@@ -1,6 +1,6 @@
 #pragma once
 // MER_ARG: TORCH_ARG for the libraries that must build without LibTorch (annotation sheets,
-// adapters, protocols). Same semantics, so options read alike everywhere:
+// adapters, protocols, the face/motion pipeline), which keeps their compiles fast. Same semantics, so options read alike everywhere:
 //   Options().sheet("label").keep_out_of_order(true); options.sheet() -> "label".
 // Like TORCH_ARG it leaves the access at private: write `public:` after the last one.
 #include <utility>

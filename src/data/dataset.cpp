@@ -89,4 +89,31 @@ void Dataset::validate() const {
   }
 }
 
+Dataset select_parts(const Dataset& dataset, const std::vector<std::string>& parts) {
+  const auto have = dataset.parts();
+  std::string known;
+  for (const auto& p : have) known += (known.empty() ? "" : ", ") + p;
+  const std::string where = dataset.root.empty() ? std::string("dataset") : dataset.root;
+  if (parts.empty()) throw DataError(where + ": no dataset part selected (it has " + known + ")");
+  for (const auto& p : parts) {
+    if (std::find(have.begin(), have.end(), p) == have.end()) {
+      throw DataError(where + " has no part '" + p + "' (it has " + known + ")");
+    }
+  }
+  Dataset out;
+  out.root = dataset.root;
+  out.class_names = dataset.class_names;
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    const auto& s = dataset.samples[static_cast<size_t>(i)];
+    if (std::find(parts.begin(), parts.end(), s.dataset) == parts.end()) continue;
+    keep.push_back(i);
+    out.samples.push_back(s);
+  }
+  const auto index = torch::tensor(keep, torch::kInt64);
+  if (dataset.flows.defined()) out.flows = dataset.flows.index_select(0, index).contiguous();
+  if (dataset.faces.defined()) out.faces = dataset.faces.index_select(0, index).contiguous();
+  return out;
+}
+
 }  // namespace mer::data

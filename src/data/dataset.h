@@ -25,12 +25,20 @@ struct SampleInfo {
   std::string fold_key() const { return dataset + "/" + subject; }
 };
 
+// Channel indices of the motion maps (Dataset::flows, Batch::flow, flow PNGs as OpenCV reads
+// them).
+constexpr int64_t kFlowStrain = 0;  // optical strain magnitude
+constexpr int64_t kFlowV = 1;       // vertical flow
+constexpr int64_t kFlowU = 2;       // horizontal flow
+
 struct Dataset {
   std::string root;                      // folder read from; empty for an in-memory dataset
   std::vector<std::string> class_names;  // index = label
   std::vector<SampleInfo> samples;
-  // [N, 3, S, S] float32 with the stored 0..255 values, channels in OpenCV's BGR file order
-  // (0 = u, 1 = v, 2 = strain). Integral values: a dataset written and read back is identical.
+  // [N, 3, S, S] float32 with the stored 0..255 values, channels in OpenCV's BGR file order:
+  // kFlowStrain, kFlowV, kFlowU (the MEGC2019 composite's files hold u, v, strain in RGB
+  // order; measured against our own TV-L1 maps of the same clips). Integral values: a
+  // dataset written and read back is identical.
   torch::Tensor flows;
   // Optional [N, H, W] uint8 grey face crops (synthetic data fills it; read_prepared leaves
   // it undefined and keeps only face_path).
@@ -63,6 +71,12 @@ struct Dataset {
 
 // Number of points of the landmark layout of Dataset::landmarks.
 inline constexpr int64_t kNumLandmarks = 68;
+
+// The samples of the given dataset parts only (e.g. {"casme2"} of the MEGC2019 composite, to
+// train and test on CASME II alone), in their order, with their flows and faces; class names
+// and labels unchanged. Throws DataError naming the parts the dataset has when a part given
+// has no sample, or when `parts` is empty.
+Dataset select_parts(const Dataset& dataset, const std::vector<std::string>& parts);
 
 // The MEGC2019 composite class names, label order 0, 1, 2.
 std::vector<std::string> megc2019_class_names();

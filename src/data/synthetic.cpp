@@ -853,9 +853,9 @@ Dataset make_synthetic(const SyntheticOptions& options) {
       const auto vt = torch::from_blob(v.data(), {side, side}, opts);
       const auto strain = optical_strain(ut, vt).contiguous();
       float* out = flow_out + static_cast<size_t>(n) * 3 * plane;
-      normalise_to_bytes(u.data(), plane, out);
-      normalise_to_bytes(v.data(), plane, out + plane);
-      normalise_to_bytes(strain.data_ptr<double>(), plane, out + 2 * plane);
+      normalise_to_bytes(u.data(), plane, out + kFlowU * plane);
+      normalise_to_bytes(v.data(), plane, out + kFlowV * plane);
+      normalise_to_bytes(strain.data_ptr<double>(), plane, out + kFlowStrain * plane);
       if (face_side > 0) {
         shift_image(face, face_side, motion.crop_shift, ds.faces[n].data_ptr<uint8_t>());
       }

@@ -3,7 +3,7 @@
 // reports, inference) runs without the licensed databases.
 //
 // Each sample is an onset->apex motion map of a drawn face in the layout of the MEGC2019
-// composite set: 3 channels (0 = u horizontal flow, 1 = v vertical flow, 2 = optical strain),
+// composite set: 3 channels (kFlowU, kFlowV, kFlowStrain of dataset.h, in the composite order),
 // each min-max normalised per sample to 0..255 and rounded to integers (exactly what a PNG
 // stores), 3 classes with the composite's labels (0 = negative, 1 = positive, 2 = surprise)
 // in proportions of about 55% / 25% / 20%.

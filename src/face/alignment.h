@@ -18,7 +18,7 @@
 // landmark error never push the jaw or chin out of the crop.
 #include <opencv2/core.hpp>
 
-#include "face/arg.h"
+#include "core/arg.h"
 #include "face/landmarks.h"
 
 namespace mer::face {

@@ -22,7 +22,7 @@
 
 #include <vector>
 
-#include "face/arg.h"
+#include "core/arg.h"
 
 namespace mer::face {
 

@@ -23,7 +23,7 @@
 
 #include "face/alignment.h"
 #include "face/apex_spotting.h"
-#include "face/arg.h"
+#include "core/arg.h"
 #include "face/face_detector.h"
 #include "face/landmarks.h"
 #include "face/motion_map.h"

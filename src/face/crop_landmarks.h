@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "face/arg.h"
+#include "core/arg.h"
 #include "face/landmarks.h"
 
 namespace mer::face {

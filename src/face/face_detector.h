@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "face/arg.h"
+#include "core/arg.h"
 
 namespace mer::face {
 

@@ -3,7 +3,7 @@
 // (u, v, optical strain), resized to a small square and min-max normalised to 0..255.
 #include <opencv2/core.hpp>
 
-#include "face/arg.h"
+#include "core/arg.h"
 
 namespace mer::face {
 
@@ -40,7 +40,9 @@ enum class ChannelOrder {
 struct MotionMapOptions {
   // Side of the square map. 8..512.
   MER_ARG(int, output_size) = 28;
-  MER_ARG(ChannelOrder, channel_order) = ChannelOrder::kUVStrain;
+  // mer's prepared format is the composite's layout (data/dataset.h kFlowU/kFlowV/kFlowStrain),
+  // so that models trained on the composite run on maps mer prepares and the other way round.
+  MER_ARG(ChannelOrder, channel_order) = ChannelOrder::kStrainVU;
 
  public:
   // Throws mer::ConfigError naming the option when a value is out of range.
@@ -53,8 +55,8 @@ struct MotionMapOptions {
 //     that keeps the mean motion of each cell; plain sampling would alias);
 //  3. each channel min-max normalised separately to 0..255 per sample (normalise_min_max),
 //     after the resize, so that every channel of the stored map spans exactly 0..255.
-// Returns CV_8UC3 with the channels in options.channel_order() (default channel 0 = u, 1 = v,
-// 2 = strain); cv::imwrite stores it so that cv::imread gives the same channel order back.
+// Returns CV_8UC3 with the channels in options.channel_order() (default channel 0 = strain,
+// 1 = v, 2 = u, the composite's layout); cv::imwrite stores it so that cv::imread gives the same channel order back.
 // Validates options. Thread-safe.
 cv::Mat motion_map(const cv::Mat& flow, const MotionMapOptions& options = {});
 

@@ -9,7 +9,7 @@
 // agree to 0.98 / 0.98 / 0.95. The measurements are in optical_flow.cpp.
 #include <opencv2/core.hpp>
 
-#include "face/arg.h"
+#include "core/arg.h"
 
 namespace mer::face {
 

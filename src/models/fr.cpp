@@ -1,6 +1,7 @@
 #include "models/fr.h"
 
 #include "core/error.h"
+#include "data/dataset.h"
 
 namespace mer::models {
 
@@ -21,6 +22,9 @@ void FROptions::validate() const {
   }
   if (proposal_weight() < 0.0) throw ConfigError("fr: proposal_weight must be >= 0");
   if (dropout() < 0.0 || dropout() >= 1.0) throw ConfigError("fr: dropout must be in [0, 1)");
+  if (feature_pool() < 1 || feature_pool() > input_size() / 2) {
+    throw ConfigError("fr: feature_pool must be in 1..input_size/2");
+  }
 }
 
 torch::Tensor fr_proposal_loss(const torch::Tensor& scores, const torch::Tensor& labels) {
@@ -60,26 +64,29 @@ torch::Tensor InceptionImpl::forward(const torch::Tensor& x) {
                     1);
 }
 
-ExpressionBranchImpl::ExpressionBranchImpl(int64_t channels, int64_t feature_dim, bool use_channel) {
+ExpressionBranchImpl::ExpressionBranchImpl(int64_t channels, int64_t cells, int64_t feature_dim,
+                                           bool use_channel) {
   if (use_channel) {
     const int64_t reduced = std::max<int64_t>(channels / 4, 1);
     channel_reduce = register_module("channel_reduce", torch::nn::Linear(channels, reduced));
     channel_expand = register_module("channel_expand", torch::nn::Linear(reduced, channels));
   }
-  embed = register_module("embed", torch::nn::Linear(channels, feature_dim));
+  embed = register_module("embed", torch::nn::Linear(channels * cells, feature_dim));
   proposal = register_module("proposal", torch::nn::Linear(feature_dim, 1));
 }
 
 ExpressionBranchImpl::Result ExpressionBranchImpl::forward(const torch::Tensor& shared,
-                                                           const torch::Tensor& attention) {
-  // GAP(F * a * g) = g * GAP(F * a): the channel weights apply after pooling, which saves a
-  // full-size product.
-  auto pooled = attention.defined() ? (shared * attention).mean({2, 3}) : shared.mean({2, 3});
+                                                           const torch::Tensor& attention,
+                                                           int64_t pool) {
+  auto x = attention.defined() ? shared * attention : shared;
   if (channel_reduce) {
-    pooled = pooled * torch::sigmoid(channel_expand(torch::relu(channel_reduce(shared.mean({2, 3})))));
+    const auto g = torch::sigmoid(channel_expand(torch::relu(channel_reduce(shared.mean({2, 3})))));
+    x = x * g.unsqueeze(-1).unsqueeze(-1);
   }
+  // Keep a coarse layout (where on the face the motion is), as STSTNet's 5x5 map does.
+  if (pool > 1) x = F::avg_pool2d(x, F::AvgPool2dFuncOptions(pool).stride(pool));
   Result result;
-  result.feature = torch::relu(embed(pooled));
+  result.feature = torch::relu(embed(x.flatten(1)));
   result.score = proposal(result.feature).squeeze(1);
   return result;
 }
@@ -93,15 +100,19 @@ FRImpl::FRImpl(const FROptions& options) : options_(options) {
                                        stacked, options_.shared_channels(), 1)
                                        .bias(false)));
   merge_bn = register_module("merge_bn", torch::nn::BatchNorm2d(options_.shared_channels()));
+  const int64_t side = options_.input_size() / 2;
   if (options_.spatial_attention()) {
     spatial_attention = register_module(
         "spatial_attention",
         torch::nn::Conv2d(torch::nn::Conv2dOptions(options_.shared_channels(), options_.num_classes(), 1)));
+    position_bias = register_parameter("position_bias",
+                                       torch::zeros({1, options_.num_classes(), side, side}));
   }
+  const int64_t cells_side = (side - options_.feature_pool()) / options_.feature_pool() + 1;
   branches = register_module("branches", torch::nn::ModuleList());
   for (int64_t k = 0; k < options_.num_classes(); ++k) {
-    branches->push_back(ExpressionBranch(options_.shared_channels(), options_.feature_dim(),
-                                         options_.channel_attention()));
+    branches->push_back(ExpressionBranch(options_.shared_channels(), cells_side * cells_side,
+                                         options_.feature_dim(), options_.channel_attention()));
   }
   classifier = register_module(
       "classifier",
@@ -114,17 +125,20 @@ Output FRImpl::forward(const Batch& batch) {
                 batch.flow.size(3) == side,
             "fr expects flow of shape [B, 3, " + std::to_string(side) + ", " +
                 std::to_string(side) + "]");
-  const int64_t stream_count = options_.streams() == "uvs" ? 3 : 2;
-  const auto x = batch.flow.narrow(1, 0, stream_count) / 255.0;
+  // Streams in the order u, v (, strain), whatever the channel layout of the maps.
+  std::vector<int64_t> channels{data::kFlowU, data::kFlowV};
+  if (options_.streams() == "uvs") channels.push_back(data::kFlowStrain);
+  const auto x = batch.flow.index_select(1, torch::tensor(channels, torch::kInt64).to(batch.flow.device())) / 255.0;
   auto shared = torch::relu(merge_bn(merge(inception(x))));
 
   const int64_t classes = options_.num_classes();
   torch::Tensor attention;  // [B, K, h, w]
-  if (spatial_attention) attention = torch::sigmoid(spatial_attention(shared));
+  if (spatial_attention) attention = torch::sigmoid(spatial_attention(shared) + position_bias);
   std::vector<torch::Tensor> features, scores;
   for (int64_t k = 0; k < classes; ++k) {
     auto r = branches[k]->as<ExpressionBranchImpl>()->forward(
-        shared, attention.defined() ? attention.narrow(1, k, 1) : torch::Tensor());
+        shared, attention.defined() ? attention.narrow(1, k, 1) : torch::Tensor(),
+        options_.feature_pool());
     features.push_back(r.feature);
     scores.push_back(r.score);
   }

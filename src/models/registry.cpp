@@ -60,7 +60,7 @@ ModelPtr make_ststnet(const ModelConfig& config) {
 ModelPtr make_fr(const ModelConfig& config) {
   reject_unknown(config, "fr",
                  {"streams", "branch_channels", "shared_channels", "attention", "feature_dim",
-                  "proposal_weight", "dropout"});
+                  "proposal_weight", "dropout", "feature_pool"});
   FROptions o;
   o.num_classes(config.num_classes)
       .input_size(config.input_size)
@@ -70,7 +70,8 @@ ModelPtr make_fr(const ModelConfig& config) {
       .attention(option_string(config, "attention", o.attention()))
       .feature_dim(option_int(config, "feature_dim", o.feature_dim()))
       .proposal_weight(option_double(config, "proposal_weight", o.proposal_weight()))
-      .dropout(option_double(config, "dropout", o.dropout()));
+      .dropout(option_double(config, "dropout", o.dropout()))
+      .feature_pool(option_int(config, "feature_pool", o.feature_pool()));
   return std::make_shared<FRImpl>(o);
 }
 
@@ -110,8 +111,8 @@ const std::vector<ModelInfo>& model_registry() {
        "branch per expression with a proposal loss, fused classifier",
        "streams=uvs (uv|uvs); branch_channels=6; shared_channels=32; attention=both "
        "(both|spatial|channel|none); feature_dim=32; proposal_weight=1 (0 = no proposal "
-       "loss); dropout=0.5",
-       make_fr, TrainingDefaults{40, 30, 1e-3, 64, "adam", 1e-4}},
+       "loss); dropout=0.5; feature_pool=2 (average pool before each branch's embedding)",
+       make_fr, TrainingDefaults{20, 20, 1e-3, 64, "adam", 1e-4}},
       {"dere-grl",
        "DeRe-GRL (Wei et al. 2023): graph over the 68 landmarks carrying local motion, "
        "per-component action features (ADM), learned relations among them (RRM); explains "

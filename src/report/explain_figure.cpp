@@ -327,12 +327,14 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   if (!input.flow.empty()) {
     std::vector<cv::Mat> channels;
     cv::split(input.flow, channels);
-    const char* names[] = {"flow u", "flow v", "strain"};
-    for (size_t c = 0; c < channels.size() && c < 3; ++c) {
+    MER_CHECK(channels.size() == 3, "render_explanation: the flow map must have 3 channels");
+    const std::pair<int64_t, const char*> shown[] = {
+        {data::kFlowU, "flow u"}, {data::kFlowV, "flow v"}, {data::kFlowStrain, "strain"}};
+    for (const auto& [channel, name] : shown) {
       cv::Mat big, colour;
-      cv::resize(channels[c], big, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
+      cv::resize(channels[channel], big, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
       cv::applyColorMap(big, colour, cv::COLORMAP_JET);
-      top.push_back(with_caption(colour, names[c]));
+      top.push_back(with_caption(colour, name));
     }
   }
   rows.push_back(top);

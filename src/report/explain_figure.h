@@ -33,7 +33,7 @@ struct ExplainFigureInput {
   std::string subtitle;                  // second line (protocol, fold, epoch)
   std::vector<std::string> class_names;  // K
   cv::Mat face;  // grey or BGR face crop in the motion map's geometry; may be empty
-  cv::Mat flow;  // CV_8UC3 (u, v, strain) as stored; may be empty
+  cv::Mat flow;  // CV_8UC3 as stored (channels kFlowStrain, kFlowV, kFlowU); may be empty
   nlohmann::json explain;  // {"name": nested arrays} of one sample
   // The run's "model_info" (engine::explain_fold): {"labels": {"name": [entry names]},
   // "components": [{"name", "landmarks": [indices]}]}; may be null.

@@ -13,25 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_runner.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string output;  // stdout and stderr together
-};
+using Run = CliRun;
 
-Run mer(const std::string& args) {
-  const std::string command = std::string(MER_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+Run mer(const std::string& args) { return run_mer_binary(args); }
 
 fs::path temp(const std::string& name) {
   const auto dir = fs::temp_directory_path() / ("mer_cli_" + name + "_" + std::to_string(::getpid()));

@@ -242,7 +242,7 @@ TEST(Synthetic, Fingerprint) {
   for (const SampleInfo& s : ds.samples) labels.push_back(s.label);
   std::cout << "[ fingerprint ] flows " << weighted << " faces " << face_sum << "\n";
   EXPECT_EQ(labels, (std::vector<int64_t>{0, 0, 2, 0, 0, 1, 0, 2, 1, 1, 0, 0}));
-  EXPECT_EQ(weighted, 40102955837);
+  EXPECT_EQ(weighted, 41116457725);  // channels in the composite order (strain, v, u)
   EXPECT_EQ(face_sum, 1550160);
 }
 

@@ -86,7 +86,7 @@ TEST(NormaliseMinMax, EachChannelSpansTheFullRangeAndConstantsAreZero) {
   EXPECT_EQ(cv::countNonZero(c[2]), 0);
 }
 
-TEST(MotionMap, LayoutIsUVStrainAndSurvivesAPngRoundTrip) {
+TEST(MotionMap, DefaultLayoutIsTheCompositesAndSurvivesAPngRoundTrip) {
   // u grows along x, v along y, strain largest at the bottom (v = 0.002 y^2 stretches more
   // further down): each channel must show its own pattern.
   const cv::Mat flow = field(112, 112, [](int x, int) { return 0.01 * x; },
@@ -107,17 +107,18 @@ TEST(MotionMap, LayoutIsUVStrainAndSurvivesAPngRoundTrip) {
     EXPECT_EQ(lo, 0) << "channel " << channel;
     EXPECT_EQ(hi, 255) << "channel " << channel;
   }
-  EXPECT_LT(read.at<cv::Vec3b>(14, 0)[0], read.at<cv::Vec3b>(14, 27)[0]);   // u: left < right
-  EXPECT_EQ(read.at<cv::Vec3b>(0, 14)[0], read.at<cv::Vec3b>(27, 14)[0]);   // u: no change in y
+  // Default layout = the composite's: 0 = strain, 1 = v, 2 = u.
+  EXPECT_LT(read.at<cv::Vec3b>(14, 0)[2], read.at<cv::Vec3b>(14, 27)[2]);   // u: left < right
+  EXPECT_EQ(read.at<cv::Vec3b>(0, 14)[2], read.at<cv::Vec3b>(27, 14)[2]);   // u: no change in y
   EXPECT_LT(read.at<cv::Vec3b>(0, 14)[1], read.at<cv::Vec3b>(27, 14)[1]);   // v: top < bottom
-  EXPECT_LT(read.at<cv::Vec3b>(1, 14)[2], read.at<cv::Vec3b>(26, 14)[2]);   // strain: grows down
+  EXPECT_LT(read.at<cv::Vec3b>(1, 14)[0], read.at<cv::Vec3b>(26, 14)[0]);   // strain: grows down
 }
 
 TEST(MotionMap, StrainVUOrderSwapsTheFirstAndLastChannels) {
   cv::Mat flow(40, 40, CV_32FC2);
   cv::RNG(2).fill(flow, cv::RNG::NORMAL, 0.0, 1.0);
-  const cv::Mat uvs = motion_map(flow);
-  const cv::Mat svu = motion_map(flow, MotionMapOptions().channel_order(ChannelOrder::kStrainVU));
+  const cv::Mat uvs = motion_map(flow, MotionMapOptions().channel_order(ChannelOrder::kUVStrain));
+  const cv::Mat svu = motion_map(flow);  // the default
   cv::Mat a[3], b[3];
   cv::split(uvs, a);
   cv::split(svu, b);

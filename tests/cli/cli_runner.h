@@ -1,0 +1,25 @@
+#pragma once
+// Runs the real `mer` binary (MER_BINARY) with arguments and captures its exit code and output;
+// shared by the CLI test files.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+struct CliRun {
+  int code;
+  std::string output;  // stdout, and stderr unless dropped
+};
+
+inline CliRun run_mer_binary(const std::string& args, bool with_stderr = true) {
+  const std::string command =
+      std::string(MER_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}

@@ -1,0 +1,50 @@
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "report/explain_figure.h"
+
+namespace mer::report {
+
+namespace {
+nlohmann::json grid(int rows, int cols, float value) {
+  return nlohmann::json(std::vector<std::vector<float>>(rows, std::vector<float>(cols, value)));
+}
+}  // namespace
+
+TEST(ExplainFigure, DrawsEveryKindOfExplanationItKnows) {
+  ExplainFigureInput in;
+  in.title = "synth/s01/clip01";
+  in.class_names = {"negative", "positive", "surprise"};
+  in.face = cv::Mat(64, 64, CV_8UC1, cv::Scalar(128));
+  in.flow = cv::Mat(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
+  in.explain["attention"] = {grid(14, 14, 0.2f), grid(14, 14, 0.5f), grid(14, 14, 0.9f)};
+  in.explain["proposal"] = {0.1, 0.7, 0.2};
+  in.explain["relation_matrix"] = grid(5, 5, 0.3f);
+  in.explain["region_weight"] = {0.1, 0.2, 0.3, 0.4};
+  ExplainFigureOptions options;
+  options.panel = 100;
+  const cv::Mat image = render_explanation(in, options);
+  ASSERT_EQ(image.type(), CV_8UC3);
+  // Rows: face + 3 flow panels; 3 attention maps; the matrix and two bar charts.
+  EXPECT_GE(image.cols, 4 * 100);
+  EXPECT_GE(image.rows, 3 * 100);
+  // A heatmap differs from the plain face it is laid over.
+  EXPECT_GT(cv::norm(image), 0.0);
+}
+
+TEST(ExplainFigure, UndrawableShapesAndMissingFilesFailClearly) {
+  ExplainFigureInput in;
+  in.class_names = {"a", "b"};
+  in.explain["volume"] = nlohmann::json::array({nlohmann::json::array({grid(2, 2, 0.f)})});
+  EXPECT_THROW(render_explanation(in), DataError);
+  data::Dataset empty;
+  try {
+    write_explanation_png("/nonexistent/run", empty, "x/y/z", "/tmp/never.png");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("explain.json"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace mer::report
