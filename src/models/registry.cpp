@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "models/dere_grl.h"
 #include "models/fr.h"
+#include "models/rrrn.h"
 #include "models/ststnet.h"
 
 namespace mer::models {
@@ -98,6 +99,34 @@ ModelPtr make_dere_grl(const ModelConfig& config) {
   return std::make_shared<DeReGRLImpl>(o);
 }
 
+bool option_bool(const ModelConfig& config, const std::string& key, bool fallback) {
+  auto it = config.options.find(key);
+  if (it == config.options.end()) return fallback;
+  if (it->second == "1" || it->second == "true") return true;
+  if (it->second == "0" || it->second == "false") return false;
+  throw ConfigError("--model-opt " + key + "=" + it->second + ": not a boolean (1|0|true|false)");
+}
+
+ModelPtr make_rrrn(const ModelConfig& config) {
+  reject_unknown(config, "rrrn",
+                 {"centering", "margin", "min_box", "channels", "grid", "region_dim",
+                  "relation_attention", "gcn_layers", "dropout", "region_drop"});
+  RRRNOptions o;
+  o.num_classes(config.num_classes)
+      .input_size(config.input_size)
+      .centering(option_string(config, "centering", o.centering()))
+      .margin(option_double(config, "margin", o.margin()))
+      .min_box(option_double(config, "min_box", o.min_box()))
+      .channels(option_int(config, "channels", o.channels()))
+      .grid(option_int(config, "grid", o.grid()))
+      .region_dim(option_int(config, "region_dim", o.region_dim()))
+      .relation_attention(option_bool(config, "relation_attention", o.relation_attention()))
+      .gcn_layers(option_int(config, "gcn_layers", o.gcn_layers()))
+      .dropout(option_double(config, "dropout", o.dropout()))
+      .region_drop(option_double(config, "region_drop", o.region_drop()));
+  return std::make_shared<RRRNImpl>(o);
+}
+
 }  // namespace
 
 const std::vector<ModelInfo>& model_registry() {
@@ -124,6 +153,15 @@ const std::vector<ModelInfo>& model_registry() {
        "adjacency_sigma=0.05 (face-side fraction); action_dim=16; relation_dim=16; dropout=0.3; "
        "action_sparsity=0 (weight of a group-lasso loss on the action features)",
        make_dere_grl, TrainingDefaults{30, 30, 1e-3, 64, "adam", 1e-4}, true},
+      {"rrrn",
+       "RRRN, Region-inspired Relation Reasoning Network (Mao, Zhou et al.): features of 9 "
+       "facial regions (face + landmark boxes), a weight per region (RI attention), graph "
+       "reasoning over the regions (RR); explains each region's weight",
+       "centering=median (median|none); margin=0.04 and min_box=0.18 (region boxes, "
+       "fractions of the side); channels=16 (backbone width); grid=3 (RoI cells per box "
+       "side); region_dim=64; relation_attention=1 (RI beta from [region; face]); "
+       "gcn_layers=2; dropout=0.5; region_drop=0.2 (training-time occlusion of each region)",
+       make_rrrn, TrainingDefaults{25, 30, 1e-3, 64, "adam", 1e-4}, true},
   };
   return registry;
 }

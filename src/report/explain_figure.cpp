@@ -262,6 +262,50 @@ cv::Mat component_panel(const cv::Mat& face, const std::vector<cv::Point2f>& poi
   return blended;
 }
 
+// The face with each region's box (flow-map pixels, x0 y0 x1 y1, converted by `scale`) filled
+// with the colour of its value, scaled by the largest value; larger boxes first so that small
+// ones stay visible on top; a box covering most of the map (the whole face) only outlined.
+cv::Mat box_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points, const cv::Mat& boxes,
+                  const cv::Mat& values, float scale, int side, double alpha) {
+  cv::Mat base = face_panel(face, side);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(values, &lo, &hi);
+  const double top = std::max(hi, 1e-12);
+  const int n = values.cols;
+  std::vector<cv::Rect> rects(static_cast<size_t>(n));
+  std::vector<int> order(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) {
+    order[static_cast<size_t>(r)] = r;
+    // Box edges in pixel-centre coordinates: (e + 0.5) * scale is the panel's edge.
+    const auto edge = [&](int c) { return static_cast<int>(std::lround((boxes.at<float>(r, c) + 0.5f) * scale)); };
+    rects[static_cast<size_t>(r)] = cv::Rect(cv::Point(edge(0), edge(1)), cv::Point(edge(2), edge(3))) &
+                                    cv::Rect(0, 0, side, side);
+  }
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return rects[static_cast<size_t>(a)].area() > rects[static_cast<size_t>(b)].area(); });
+  cv::Mat layer = base.clone(), covered(side, side, CV_8U, cv::Scalar(0));
+  std::vector<std::pair<cv::Rect, cv::Scalar>> outlines;
+  for (int r : order) {
+    const double v = std::clamp(static_cast<double>(values.at<float>(0, r)) / top, 0.0, 1.0);
+    cv::Mat one(1, 1, CV_8U, cv::Scalar(static_cast<int>(std::lround(v * 255)))), colour;
+    cv::applyColorMap(one, colour, cv::COLORMAP_JET);
+    const cv::Scalar c(colour.at<cv::Vec3b>(0, 0)[0], colour.at<cv::Vec3b>(0, 0)[1],
+                       colour.at<cv::Vec3b>(0, 0)[2]);
+    const auto& rect = rects[static_cast<size_t>(r)];
+    if (rect.area() < 0.8 * side * side) {
+      layer(rect).setTo(c);
+      covered(rect).setTo(255);
+    }
+    outlines.emplace_back(rect, c);
+  }
+  cv::Mat blended;
+  cv::addWeighted(base, 1.0 - alpha, layer, alpha, 0.0, blended);
+  base.copyTo(blended, ~covered);
+  for (const auto& [rect, c] : outlines) cv::rectangle(blended, rect, c, 1, cv::LINE_AA);
+  for (const auto& p : points) cv::circle(blended, p, 1, kWhite, cv::FILLED, cv::LINE_AA);
+  return blended;
+}
+
 cv::Mat hconcat_all(const std::vector<cv::Mat>& panels) {
   cv::Mat row;
   int height = 0;
@@ -357,6 +401,27 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
     if (name == "landmarks") continue;  // drawn on the face
     const auto shape = shape_of(value);
     const auto labels = labels_of(input.model_info, name);
+    if (name == "region_boxes") {  // drawn with the region vector it belongs to
+      if (shape.size() != 2 || shape[1] != 4) {
+        throw DataError("explanation 'region_boxes' must be [n, 4] (x0, y0, x1, y1) boxes");
+      }
+      continue;
+    }
+    if (shape.size() == 1 && name.find("region") != std::string::npos && flow_side > 0 &&
+        input.explain.contains("region_boxes") &&
+        shape_of(input.explain["region_boxes"]) == std::vector<int64_t>{shape[0], 4}) {
+      const auto values = to_mat(value);
+      cv::Point top_at;
+      cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
+      const std::string strongest =
+          top_at.x < static_cast<int>(labels.size()) ? labels[top_at.x] : std::to_string(top_at.x);
+      const float scale = static_cast<float>(side) / static_cast<float>(flow_side);
+      small.push_back(with_caption(box_panel(input.face, points, to_mat(input.explain["region_boxes"]),
+                                             values, scale, side, options.alpha),
+                                   name + " on the face\nlargest: " + strongest));
+      small.push_back(with_caption(bar_chart(values, labels, side), name));
+      continue;
+    }
     if (shape.size() == 1 && name.find("component") != std::string::npos && !points.empty() &&
         !regions.empty() && shape[0] == static_cast<int64_t>(regions.size())) {
       const auto values = to_mat(value);

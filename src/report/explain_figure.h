@@ -11,7 +11,11 @@
 //   a vector whose name contains "component", with the model info's "components" (each
 //              component's name and landmark indices) and the sample's landmarks: the face
 //              with each component's region shaded by its value (e.g. DeRe-GRL's action
-//              strength per component), beside its bar chart.
+//              strength per component), beside its bar chart;
+//   a vector whose name contains "region", with a "region_boxes" [n, 4] tensor (x0, y0, x1,
+//              y1 in flow-map pixels): the face with each box shaded by its value (e.g.
+//              RRRN's region weights; a box covering most of the map only outlined),
+//              beside its bar chart; "region_boxes" itself is not a panel.
 // Needs OpenCV (MER_WITH_VISION).
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>

@@ -33,6 +33,31 @@ TEST(ExplainFigure, DrawsEveryKindOfExplanationItKnows) {
   EXPECT_GT(cv::norm(image), 0.0);
 }
 
+TEST(ExplainFigure, RegionWeightsWithBoxesAreDrawnAsShadedBoxes) {
+  ExplainFigureInput in;
+  in.title = "synth/s01/clip01";
+  in.class_names = {"negative", "positive", "surprise"};
+  in.face = cv::Mat(64, 64, CV_8UC1, cv::Scalar(128));
+  in.flow = cv::Mat(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
+  in.explain["region_weights"] = {0.2, 0.1, 0.7};
+  in.model_info = {{"labels", {{"region_weights", {"face", "eye", "mouth"}}}}};
+  ExplainFigureOptions options;
+  options.panel = 100;
+  const cv::Mat bars_only = render_explanation(in, options);
+  in.explain["region_boxes"] = {{-0.5, -0.5, 27.5, 27.5}, {4, 6, 12, 12}, {9, 18, 19, 24}};
+  const cv::Mat with_boxes = render_explanation(in, options);
+  // One more panel, the face with the boxes, beside the bar chart; "region_boxes" itself is
+  // not drawn (it would be a second, meaningless panel).
+  // (Its two-line caption makes the row taller than the bar chart's alone.)
+  EXPECT_EQ(with_boxes.type(), CV_8UC3);
+  EXPECT_GT(with_boxes.rows, bars_only.rows);
+  in.explain.erase("region_weights");
+  EXPECT_LT(render_explanation(in, options).rows, bars_only.rows);
+  in.explain["region_weights"] = {0.2, 0.1, 0.7};
+  in.explain["region_boxes"] = {{0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
+  EXPECT_THROW(render_explanation(in, options), DataError);
+}
+
 TEST(ExplainFigure, UndrawableShapesAndMissingFilesFailClearly) {
   ExplainFigureInput in;
   in.class_names = {"a", "b"};

@@ -1,0 +1,238 @@
+#include "models/rrrn.h"
+
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+
+#include "core/error.h"
+#include "models/dere_grl.h"
+
+namespace mer::models {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+constexpr int64_t kLandmarks = 68;
+// RoI-align: each grid cell is the mean of kSub x kSub bilinear samples.
+constexpr int64_t kSub = 2;
+
+std::vector<int64_t> range(int64_t first, int64_t last) {
+  std::vector<int64_t> out;
+  for (int64_t i = first; i <= last; ++i) out.push_back(i);
+  return out;
+}
+
+std::vector<int64_t> concat(std::vector<int64_t> a, const std::vector<int64_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+void warn_template_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::fprintf(stderr,
+                 "rrrn: the data has no landmarks; using the fixed template layout "
+                 "(models/rrrn.h) for every sample. Find real ones with `mer landmarks`.\n");
+  });
+}
+
+}  // namespace
+
+void RRRNOptions::validate() const {
+  auto fail = [](const std::string& what) { throw ConfigError("rrrn: " + what); };
+  if (num_classes() < 2) fail("num_classes must be >= 2");
+  if (input_size() < 8) fail("input_size must be >= 8");
+  if (centering() != "median" && centering() != "none") fail("centering must be median or none");
+  if (!(margin() >= 0.0) || margin() > 0.5) fail("margin must be in [0, 0.5]");
+  if (!(min_box() > 0.0) || min_box() > 1.0) fail("min_box must be in (0, 1]");
+  if (channels() < 1) fail("channels must be >= 1");
+  if (grid() < 1 || grid() > 7) fail("grid must be in 1..7");
+  if (region_dim() < 1) fail("region_dim must be >= 1");
+  if (gcn_layers() < 1 || gcn_layers() > 6) fail("gcn_layers must be in 1..6");
+  if (!(dropout() >= 0.0) || dropout() >= 1.0) fail("dropout must be in [0, 1)");
+  if (!(region_drop() >= 0.0) || region_drop() >= 1.0) fail("region_drop must be in [0, 1)");
+}
+
+const std::vector<RRRNRegion>& rrrn_regions() {
+  static const std::vector<RRRNRegion> regions = {
+      {"face", range(0, 67)},
+      {"brow_eye_left", concat(range(17, 21), range(36, 41))},
+      {"brow_eye_right", concat(range(22, 26), range(42, 47))},
+      {"glabella", {21, 22, 27, 39, 42}},
+      {"nose", range(27, 35)},
+      {"cheek_left", {1, 2, 3, 31, 40, 41, 48}},
+      {"cheek_right", {13, 14, 15, 35, 46, 47, 54}},
+      {"mouth", range(48, 67)},
+      {"chin", {6, 7, 8, 9, 10, 57}},
+  };
+  return regions;
+}
+
+torch::Tensor rrrn_region_boxes(const torch::Tensor& landmarks, int64_t side, double margin,
+                                double min_box) {
+  MER_CHECK(landmarks.dim() == 3 && landmarks.size(1) == kLandmarks && landmarks.size(2) == 2,
+            "rrrn_region_boxes expects landmarks [B, 68, 2]");
+  const auto& regions = rrrn_regions();
+  const int64_t r = static_cast<int64_t>(regions.size());
+  auto member = torch::zeros({r, kLandmarks}, torch::kBool);
+  for (int64_t i = 0; i < r; ++i) {
+    for (int64_t j : regions[static_cast<size_t>(i)].landmarks) member[i][j] = true;
+  }
+  member = member.to(landmarks.device()).view({1, r, kLandmarks, 1});
+  const auto points = landmarks.detach().to(torch::kFloat32).unsqueeze(1);  // [B, 1, 68, 2]
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto lo = points.masked_fill(~member, inf).amin(2);   // [B, R, 2]
+  const auto hi = points.masked_fill(~member, -inf).amax(2);  // [B, R, 2]
+  const double s = static_cast<double>(side);
+  const auto centre = (lo + hi) / 2.0;
+  const auto half = ((hi - lo) / 2.0 + margin * s).clamp_min(min_box * s / 2.0);
+  // The map spans [-0.5, side - 0.5] in pixel-centre coordinates.
+  auto x0y0 = (centre - half).clamp(-0.5, s - 0.5);
+  auto x1y1 = (centre + half).clamp(-0.5, s - 0.5);
+  auto boxes = torch::cat({x0y0, x1y1}, 2);  // [B, R, 4]
+  // The whole face is the whole map.
+  boxes.select(1, 0).copy_(torch::tensor({-0.5, -0.5, s - 0.5, s - 0.5}, boxes.options())
+                               .expand({boxes.size(0), 4}));
+  return boxes;
+}
+
+RRRNImpl::RRRNImpl(const RRRNOptions& options) : options_(options) {
+  options_.validate();
+  const int64_t r = static_cast<int64_t>(rrrn_regions().size());
+  const int64_t c = options_.channels(), d = options_.region_dim(), g = options_.grid();
+  conv1 = register_module(
+      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c, 3).padding(1).bias(false)));
+  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 2 * c, 3)
+                                                         .stride(2)
+                                                         .padding(1)
+                                                         .bias(false)));
+  region_embed = register_module(
+      "region_embed", torch::nn::Linear(torch::nn::LinearOptions(2 * c * g * g, d).bias(false)));
+  self_attention = register_module("self_attention", torch::nn::Linear(d, 1));
+  if (options_.relation_attention()) {
+    relation_attention = register_module("relation_attention", torch::nn::Linear(2 * d, 1));
+  }
+  region_embedding = register_parameter("region_embedding", torch::randn({r, d}) * 0.1);
+  relation_logits = register_parameter("relation_logits", torch::zeros({options_.gcn_layers(), r, r}));
+  gcn = register_module("gcn", torch::nn::ModuleList());
+  for (int64_t l = 0; l < options_.gcn_layers(); ++l) gcn->push_back(torch::nn::Linear(d, d));
+  classifier = register_module("classifier", torch::nn::Linear(2 * d, options_.num_classes()));
+
+  template_landmarks_ =
+      register_buffer("template_landmarks", dere_template_landmarks(options_.input_size()));
+  const int64_t s = g * kSub;
+  auto offsets = torch::empty({s * s, 2}, torch::kFloat32);
+  for (int64_t i = 0; i < s; ++i) {
+    for (int64_t j = 0; j < s; ++j) {
+      offsets[i * s + j][0] = static_cast<float>((j + 0.5) / s);
+      offsets[i * s + j][1] = static_cast<float>((i + 0.5) / s);
+    }
+  }
+  roi_offsets_ = register_buffer("roi_offsets", offsets);
+}
+
+nlohmann::json RRRNImpl::explain_info() const {
+  nlohmann::json regions = nlohmann::json::array();
+  std::vector<std::string> names;
+  for (const auto& region : rrrn_regions()) {
+    regions.push_back({{"name", region.name}, {"landmarks", region.landmarks}});
+    names.push_back(region.name);
+  }
+  return {{"regions", regions},
+          {"labels", {{"region_weights", names}, {"region_boxes", names}}},
+          {"box_space", "flow-map pixels (x0, y0, x1, y1), pixel centres at integers; "
+                        "region 0 (face) is the whole map"},
+          {"landmark_space", "flow-map pixels, pixel centres at integers"}};
+}
+
+Output RRRNImpl::forward(const Batch& batch) {
+  const int64_t side = options_.input_size();
+  MER_CHECK(batch.flow.dim() == 4 && batch.flow.size(1) == 3 && batch.flow.size(2) == side &&
+                batch.flow.size(3) == side,
+            "rrrn expects flow of shape [B, 3, " + std::to_string(side) + ", " +
+                std::to_string(side) + "]");
+  const int64_t b = batch.flow.size(0);
+  const int64_t r = static_cast<int64_t>(rrrn_regions().size());
+  auto x = batch.flow / 255.0;
+  if (options_.centering() == "median") {
+    x = x - std::get<0>(x.flatten(2).median(2)).view({b, 3, 1, 1});
+  }
+
+  torch::Tensor points;  // [B, 68, 2] flow-map pixels
+  if (batch.landmarks.defined()) {
+    MER_CHECK(batch.landmarks.dim() == 3 && batch.landmarks.size(0) == b &&
+                  batch.landmarks.size(1) == kLandmarks && batch.landmarks.size(2) == 2,
+              "rrrn expects landmarks of shape [B, 68, 2]");
+    points = batch.landmarks.to(x.scalar_type());
+  } else {
+    warn_template_once();
+    points = template_landmarks_.unsqueeze(0).expand({b, kLandmarks, 2});
+  }
+  const auto boxes = rrrn_region_boxes(points, side, options_.margin(), options_.min_box())
+                         .to(x.scalar_type());  // [B, R, 4]
+
+  if (is_training() && options_.region_drop() > 0.0) {
+    // Bernoulli draws from the model's generator: dropout of ones is 0 where dropped.
+    const auto dropped =
+        (dropout(torch::ones({b, r - 1}, x.options()), options_.region_drop()) == 0)
+            .to(x.scalar_type());
+    const auto coords = torch::arange(side, x.options());
+    const auto sub = boxes.slice(1, 1, r);  // [B, R-1, 4]
+    const auto inside_x = (coords.view({1, 1, 1, side}) >= sub.select(2, 0).unsqueeze(-1).unsqueeze(-1)) &
+                          (coords.view({1, 1, 1, side}) <= sub.select(2, 2).unsqueeze(-1).unsqueeze(-1));
+    const auto inside_y = (coords.view({1, 1, side, 1}) >= sub.select(2, 1).unsqueeze(-1).unsqueeze(-1)) &
+                          (coords.view({1, 1, side, 1}) <= sub.select(2, 3).unsqueeze(-1).unsqueeze(-1));
+    const auto hidden = ((inside_x & inside_y).to(x.scalar_type()) *
+                         dropped.view({b, r - 1, 1, 1}))
+                            .amax(1, /*keepdim=*/true);  // [B, 1, H, W]
+    x = x * (1.0 - hidden);
+  }
+
+  // Backbone.
+  const auto map = torch::relu(conv2(torch::relu(conv1(x))));  // [B, 2C, S/2, S/2]
+  const int64_t g = options_.grid(), s = g * kSub;
+  // Sample points of every box, pixel-centre coordinates -> grid_sample's normalised ones
+  // (align_corners = false, so the sampling does not depend on the map's resolution).
+  const auto origin = boxes.slice(2, 0, 2).unsqueeze(2);                          // [B, R, 1, 2]
+  const auto extent = (boxes.slice(2, 2, 4) - boxes.slice(2, 0, 2)).unsqueeze(2);  // [B, R, 1, 2]
+  const auto at = origin + extent * roi_offsets_.view({1, 1, s * s, 2});          // [B, R, s*s, 2]
+  const auto grid = ((at * 2.0 + 1.0) / static_cast<double>(side) - 1.0).view({b, r * s, s, 2});
+  auto roi = F::grid_sample(map, grid,
+                            F::GridSampleFuncOptions()
+                                .mode(torch::kBilinear)
+                                .padding_mode(torch::kZeros)
+                                .align_corners(false));  // [B, 2C, R*s, s]
+  roi = F::avg_pool2d(roi, F::AvgPool2dFuncOptions(kSub).stride(kSub));  // [B, 2C, R*g, g]
+  const int64_t ch = roi.size(1);
+  roi = roi.view({b, ch, r, g, g}).permute({0, 2, 1, 3, 4}).reshape({b, r, ch * g * g});
+  const auto f = torch::relu(region_embed(roi));  // [B, R, D]
+  const auto face = f.select(1, 0);               // [B, D]
+
+  // RI module.
+  auto weight = torch::sigmoid(self_attention(f)).squeeze(2);  // [B, R]
+  if (relation_attention) {
+    const auto paired = torch::cat({f, face.unsqueeze(1).expand_as(f)}, 2);
+    weight = weight * torch::sigmoid(relation_attention(paired)).squeeze(2);
+  }
+  weight = weight / weight.sum(1, /*keepdim=*/true);
+
+  // RR module: progressive graph layers, messages scaled by the sender's weight.
+  auto h = f + region_embedding.unsqueeze(0);
+  const auto log_weight = weight.clamp_min(1e-12).log().unsqueeze(1);  // [B, 1, R]
+  for (int64_t l = 0; l < options_.gcn_layers(); ++l) {
+    const auto adjacency = torch::softmax(relation_logits[l].unsqueeze(0) + log_weight, 2);
+    h = h + torch::relu(gcn[l]->as<torch::nn::LinearImpl>()->forward(torch::matmul(adjacency, h)));
+  }
+  const auto pooled = (weight.unsqueeze(2) * h).sum(1);
+  const auto readout = torch::cat({pooled, h.select(1, 0)}, 1);
+
+  Output out;
+  out.logits = classifier(dropout(readout, options_.dropout()));
+  out.explain["region_weights"] = weight.detach();
+  out.explain["region_boxes"] = boxes.detach();
+  out.explain["landmarks"] = points.detach();
+  return out;
+}
+
+}  // namespace mer::models

@@ -1,0 +1,282 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "data/synthetic.h"
+#include "engine/checkpoint.h"
+#include "engine/loso.h"
+#include "models/dere_grl.h"
+#include "models/registry.h"
+#include "models/rrrn.h"
+
+namespace mer::models {
+
+namespace {
+
+torch::Tensor random_flow(int64_t batch, int64_t side = 28) {
+  return torch::randint(0, 256, {batch, 3, side, side}).to(torch::kFloat32);
+}
+
+// The template layout jittered per sample by up to a pixel, as real faces differ.
+torch::Tensor jittered_landmarks(int64_t batch, int64_t side = 28) {
+  return dere_template_landmarks(side).unsqueeze(0).repeat({batch, 1, 1}) +
+         (torch::rand({batch, 68, 2}) * 2.0 - 1.0);
+}
+
+constexpr int64_t kRegions = 9;
+
+}  // namespace
+
+TEST(RRRN, OutputShapesAndRegionWeightsAreADistribution) {
+  torch::manual_seed(0);
+  RRRNImpl net;
+  net.eval();
+  const auto out = net.forward({random_flow(4), {}, jittered_landmarks(4)});
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{4, 3}));
+  EXPECT_FALSE(out.aux_loss.defined());
+  ASSERT_EQ(out.explain.size(), 3u);
+  const auto w = out.explain.at("region_weights");
+  EXPECT_EQ(w.sizes(), (std::vector<int64_t>{4, kRegions}));
+  EXPECT_EQ(out.explain.at("region_boxes").sizes(), (std::vector<int64_t>{4, kRegions, 4}));
+  EXPECT_EQ(out.explain.at("landmarks").sizes(), (std::vector<int64_t>{4, 68, 2}));
+  EXPECT_GT(w.min().item<double>(), 0.0);
+  EXPECT_TRUE(torch::allclose(w.sum(1), torch::ones({4}), 1e-5, 1e-5));
+
+  RRRNImpl other(RRRNOptions().num_classes(5).input_size(40).grid(1).gcn_layers(1)
+                     .relation_attention(false).channels(4).region_dim(8));
+  other.eval();
+  const auto out5 = other.forward({random_flow(2, 40), {}, jittered_landmarks(2, 40)});
+  EXPECT_EQ(out5.logits.sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_TRUE(torch::allclose(out5.explain.at("region_weights").sum(1), torch::ones({2}), 1e-5, 1e-5));
+  EXPECT_THROW(other.forward({random_flow(2, 28), {}, {}}), Error);
+  EXPECT_THROW(other.forward({random_flow(2, 40), {}, torch::zeros({2, 5, 2})}), Error);
+}
+
+TEST(RRRN, GradientsReachEveryParameter) {
+  torch::manual_seed(2);
+  RRRNImpl net;
+  net.train();
+  const auto y = torch::tensor({0, 1, 2, 0, 1, 2, 0, 1}, torch::kInt64);
+  const auto out = net.forward({random_flow(8), y, jittered_landmarks(8)});
+  torch::nn::functional::cross_entropy(out.logits, y).backward();
+  for (const auto& p : net.named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+  for (const char* name : {"conv1.weight", "conv2.weight", "region_embed.weight",
+                           "self_attention.weight", "relation_attention.weight",
+                           "region_embedding", "relation_logits", "gcn.1.weight",
+                           "classifier.weight"}) {
+    EXPECT_TRUE(net.named_parameters().contains(name)) << name;
+  }
+}
+
+TEST(RRRN, RegionBoxesHoldTheirLandmarksInsideTheMap) {
+  const int64_t side = 28;
+  const auto points = jittered_landmarks(3, side);
+  const auto boxes = rrrn_region_boxes(points, side, 0.04, 0.18);
+  ASSERT_EQ(boxes.sizes(), (std::vector<int64_t>{3, kRegions, 4}));
+  const auto& regions = rrrn_regions();
+  ASSERT_EQ(static_cast<int64_t>(regions.size()), kRegions);
+  EXPECT_EQ(regions[0].name, "face");
+  for (int64_t b = 0; b < 3; ++b) {
+    // The face is the whole map.
+    EXPECT_TRUE(torch::allclose(boxes[b][0], torch::tensor({-0.5f, -0.5f, 27.5f, 27.5f})));
+    for (int64_t r = 1; r < kRegions; ++r) {
+      const auto box = boxes[b][r];
+      const double x0 = box[0].item<double>(), y0 = box[1].item<double>();
+      const double x1 = box[2].item<double>(), y1 = box[3].item<double>();
+      EXPECT_GE(x0, -0.5);
+      EXPECT_LE(x1, side - 0.5);
+      EXPECT_GE(y0, -0.5);
+      EXPECT_LE(y1, side - 0.5);
+      // At least min_box wide unless clipped by the border.
+      if (x0 > -0.5 && x1 < side - 0.5) EXPECT_GE(x1 - x0, 0.18 * side - 1e-4) << regions[r].name;
+      for (int64_t i : regions[static_cast<size_t>(r)].landmarks) {
+        const double x = points[b][i][0].item<double>(), y = points[b][i][1].item<double>();
+        if (x < -0.5 || x > side - 0.5 || y < -0.5 || y > side - 0.5) continue;
+        EXPECT_GE(x, x0) << regions[r].name;
+        EXPECT_LE(x, x1) << regions[r].name;
+        EXPECT_GE(y, y0) << regions[r].name;
+        EXPECT_LE(y, y1) << regions[r].name;
+      }
+    }
+  }
+  // The mouth lies below the eyes, the left eye left of the right one.
+  EXPECT_GT(boxes[0][7][1].item<double>(), boxes[0][1][3].item<double>());
+  EXPECT_LT(boxes[0][1][2].item<double>(), boxes[0][2][2].item<double>());
+}
+
+TEST(RRRN, NoMotionGivesUniformWeightsAndOcclusionMovesThem) {
+  torch::manual_seed(3);
+  RRRNImpl net;
+  net.eval();
+  // Constant maps: after median centring nothing moves anywhere, every region feature is 0
+  // and the weights are those of a featureless region, the same for all: uniform.
+  const auto still = net.forward({torch::full({2, 3, 28, 28}, 77.0f), {}, jittered_landmarks(2)});
+  const auto w = still.explain.at("region_weights");
+  EXPECT_TRUE(torch::allclose(w, torch::full_like(w, 1.0 / kRegions), 1e-5, 1e-5));
+
+  // Occlusion (a region's flow set to the map's "no motion" level) changes the region's
+  // weight and nothing is NaN. (That the weight *drops* is learned, from region_drop: an
+  // untrained model's attention biases are arbitrary; bench/rrrn_occlusion_probe measures it
+  // on trained models.)
+  const auto lm = dere_template_landmarks(28).unsqueeze(0);
+  auto flow = random_flow(1);
+  const auto clean = net.forward({flow, {}, lm}).explain.at("region_weights");
+  const auto box = rrrn_region_boxes(lm, 28, 0.04, 0.18)[0][7];  // mouth
+  const auto median = std::get<0>(flow.flatten(2).median(2)).view({1, 3, 1, 1});
+  const int64_t x0 = static_cast<int64_t>(std::ceil(box[0].item<double>()));
+  const int64_t x1 = static_cast<int64_t>(std::floor(box[2].item<double>()));
+  const int64_t y0 = static_cast<int64_t>(std::ceil(box[1].item<double>()));
+  const int64_t y1 = static_cast<int64_t>(std::floor(box[3].item<double>()));
+  auto occluded = flow.clone();
+  occluded.slice(2, y0, y1 + 1).slice(3, x0, x1 + 1) = median.expand({1, 3, y1 - y0 + 1, x1 - x0 + 1});
+  const auto hidden = net.forward({occluded, {}, lm}).explain.at("region_weights");
+  EXPECT_FALSE(torch::isnan(hidden).any().item<bool>());
+  EXPECT_NE(hidden[0][7].item<double>(), clean[0][7].item<double>());
+}
+
+TEST(RRRN, LandmarksPlaceTheRegionsAndTheTemplateIsTheFallback) {
+  torch::manual_seed(4);
+  RRRNImpl net;
+  net.eval();
+  const auto x = random_flow(2);
+  const auto t = dere_template_landmarks(28).unsqueeze(0).repeat({2, 1, 1});
+  const auto without = net.forward({x, {}, {}});
+  const auto with_template = net.forward({x, {}, t});
+  EXPECT_TRUE(torch::allclose(without.logits, with_template.logits));
+  EXPECT_TRUE(torch::equal(without.explain.at("landmarks"), t));
+  const auto moved = net.forward({x, {}, t + 2.0});
+  EXPECT_FALSE(torch::allclose(without.logits, moved.logits));
+}
+
+TEST(RRRN, ExplainInfoNamesTheRegions) {
+  RRRNImpl net;
+  const auto info = net.explain_info();
+  ASSERT_EQ(info["regions"].size(), static_cast<size_t>(kRegions));
+  EXPECT_EQ(info["regions"][7]["name"], "mouth");
+  EXPECT_EQ(info["regions"][4]["landmarks"].get<std::vector<int64_t>>(),
+            (std::vector<int64_t>{27, 28, 29, 30, 31, 32, 33, 34, 35}));
+  EXPECT_EQ(info["labels"]["region_weights"].size(), static_cast<size_t>(kRegions));
+}
+
+TEST(RRRN, RegistryOptionsAndInvalidOptions) {
+  const auto& info = find_model("rrrn");
+  EXPECT_TRUE(info.uses_landmarks);
+  EXPECT_FALSE(info.options_help.empty());
+  ModelConfig config;
+  config.options = {{"grid", "2"}, {"relation_attention", "0"}, {"region_drop", "0"}};
+  auto model = make_model("rrrn", config);
+  auto* rrrn = dynamic_cast<RRRNImpl*>(model.get());
+  ASSERT_NE(rrrn, nullptr);
+  EXPECT_EQ(rrrn->options().grid(), 2);
+  EXPECT_FALSE(rrrn->options().relation_attention());
+  EXPECT_FALSE(model->named_parameters().contains("relation_attention.weight"));
+  config.options = {{"relation_attention", "maybe"}};
+  EXPECT_THROW(make_model("rrrn", config), ConfigError);
+  config.options = {{"heads", "4"}};
+  EXPECT_THROW(make_model("rrrn", config), ConfigError);
+  config.options = {{"grid", "2.5"}};
+  EXPECT_THROW(make_model("rrrn", config), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().grid(0)), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().gcn_layers(0)), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().centering("mean")), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().min_box(0)), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().dropout(1.0)), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().region_drop(-0.1)), ConfigError);
+}
+
+TEST(RRRN, SaveAndLoadGiveIdenticalOutputs) {
+  torch::manual_seed(5);
+  ModelConfig config;
+  config.options = {{"region_dim", "32"}};
+  auto model = make_model("rrrn", config);
+  // Train a few steps so that every parameter has left its initial value.
+  auto optimizer = torch::optim::Adam(model->parameters(), torch::optim::AdamOptions(1e-2));
+  model->train();
+  const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64);
+  const auto lm = jittered_landmarks(4);
+  for (int step = 0; step < 3; ++step) {
+    auto out = model->forward({random_flow(4), y, lm});
+    optimizer.zero_grad();
+    torch::nn::functional::cross_entropy(out.logits, y).backward();
+    optimizer.step();
+  }
+  const auto path = (std::filesystem::temp_directory_path() / "mer_test_rrrn.pt").string();
+  nlohmann::json meta = {{"model", "rrrn"},
+                         {"model_options", config.options},
+                         {"num_classes", 3},
+                         {"input_size", 28},
+                         {"class_names", {"a", "b", "c"}}};
+  engine::save_checkpoint(path, model, meta);
+  auto loaded = engine::load_checkpoint(path).model;
+  model->eval();
+  const auto x = random_flow(3);
+  const auto points = jittered_landmarks(3);
+  const auto before = model->forward({x, {}, points});
+  const auto after = loaded->forward({x, {}, points});
+  EXPECT_TRUE(torch::equal(before.logits, after.logits));
+  for (const auto& [name, value] : before.explain) {
+    EXPECT_TRUE(torch::equal(value, after.explain.at(name))) << name;
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(RRRN, OwnGeneratorMakesTrainingRandomnessReproducible) {
+  const auto x = random_flow(4);
+  const auto lm = jittered_landmarks(4);
+  auto build = [](uint64_t generator_seed) {
+    torch::manual_seed(7);
+    auto net = std::make_shared<RRRNImpl>();
+    net->train();
+    net->set_generator(make_cpu_generator(generator_seed));
+    return net;
+  };
+  auto a = build(11), b = build(11), c = build(12);
+  torch::manual_seed(100);
+  const auto la = a->forward({x, {}, lm}).logits;
+  torch::manual_seed(200);
+  const auto lb = b->forward({x, {}, lm}).logits;
+  const auto lc = c->forward({x, {}, lm}).logits;
+  EXPECT_TRUE(torch::equal(la, lb));
+  EXPECT_FALSE(torch::equal(la, lc));
+  // Evaluation mode draws nothing: no dropout, no training-time occlusion.
+  a->eval();
+  EXPECT_TRUE(torch::equal(a->forward({x, {}, lm}).logits, a->forward({x, {}, lm}).logits));
+}
+
+TEST(RRRN, TinyLosoOnTheSyntheticSetRuns) {
+  namespace fs = std::filesystem;
+  const auto dataset =
+      data::make_synthetic(data::SyntheticOptions().subjects(4).samples_per_subject(8).face_size(0));
+  ASSERT_TRUE(dataset.landmarks.defined());
+  const auto dir = fs::temp_directory_path() / ("mer_test_rrrn_loso_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  engine::LosoOptions options;
+  options.train.model = "rrrn";
+  options.train.epochs = 2;
+  options.train.batch_size = 16;
+  options.train.lr = 1e-3;
+  options.quiet = true;
+  options.threads = 2;
+  options.landmarks_label = "synthetic generator";
+  const auto result = engine::run_loso(dataset, options, dir.string());
+  ASSERT_TRUE(result.failures.empty());
+  EXPECT_EQ(result.summary["folds"], 4);
+  EXPECT_EQ(result.summary["model"], "rrrn");
+  std::ifstream in(dir / "explain.json");
+  const auto explain = nlohmann::json::parse(in);
+  EXPECT_EQ(explain["model_info"]["regions"].size(), static_cast<size_t>(kRegions));
+  ASSERT_EQ(explain["samples"].size(), static_cast<size_t>(dataset.size()));
+  const auto w = explain["samples"][0]["explain"]["region_weights"].get<std::vector<double>>();
+  ASSERT_EQ(w.size(), static_cast<size_t>(kRegions));
+  double total = 0;
+  for (double v : w) total += v;
+  EXPECT_NEAR(total, 1.0, 1e-4);
+  fs::remove_all(dir);
+}
+
+}  // namespace mer::models
