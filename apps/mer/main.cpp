@@ -190,6 +190,10 @@ int run_evaluate(EvaluateArgs& args) {
                 report.trained_on.empty() ? args.run.c_str() : report.trained_on.c_str(),
                 args.data.empty() ? "synthetic data" : args.data.c_str());
     std::printf("  UF1 %.4f  UAR %.4f  accuracy %.4f\n", m.uf1, m.uar, m.accuracy);
+    if (report.missing > 0) {
+      std::printf("  %lld test samples of the run are not in %s: left out\n",
+                  static_cast<long long>(report.missing), args.data.c_str());
+    }
     if (!args.out.empty()) {
       std::printf("  predictions.csv, summary.json (and explain.json for models that explain "
                   "themselves) in %s\n", args.out.c_str());

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "engine/checkpoint.h"
@@ -82,6 +83,11 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
   report.other_data = options.other_data();
   report.trained_on = trained_on(out);
   nlohmann::json explained = nlohmann::json::array(), model_info;
+  std::map<std::string, int64_t> index_of;  // fold key + "/" + sample -> index
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    index_of[dataset.samples[static_cast<size_t>(i)].fold_key() + "/" +
+             dataset.samples[static_cast<size_t>(i)].sample] = i;
+  }
   std::vector<int64_t> labels, predictions;
   for (const auto& key : dataset.fold_keys()) {
     const fs::path dir = out / "folds" / fold_folder_name(key);
@@ -89,7 +95,24 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
     FoldOutcome recorded;
     {
       std::ifstream in(dir / "fold.json");
-      recorded = outcome_from_json(nlohmann::json::parse(in), dataset);
+      auto fold_json = nlohmann::json::parse(in);
+      if (options.other_data()) {
+        // Other data may hold the samples in another order, or lack some (a clip whose
+        // occluded frames lost the face in `mer prepare`): match by key, count the missing.
+        nlohmann::json kept = nlohmann::json::array();
+        for (auto sample : fold_json.at("samples")) {
+          const auto it = index_of.find(key + "/" + sample.at("sample").get<std::string>());
+          if (it == index_of.end()) {
+            ++report.missing;
+            continue;
+          }
+          sample["index"] = it->second;
+          kept.push_back(std::move(sample));
+        }
+        fold_json["samples"] = kept;
+        if (kept.empty()) continue;
+      }
+      recorded = outcome_from_json(fold_json, dataset);
     }
     auto checkpoint = load_checkpoint((dir / "model.pt").string());
     if (options.other_data() && checkpoint.meta.contains("class_names") &&
@@ -161,6 +184,7 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
     summary["trained_on_checksum"] = settings.at("data_checksum");
     summary["tested_on"] = tested_on;
     summary["run"] = out_dir;
+    summary["missing_samples"] = report.missing;
     if (oracle) summary["protocol_note"] = "oracle run: its saved last-epoch models, tested once";
     write_file_atomic((dest / "summary.json").string(), summary.dump(2));
     write_file_atomic((dest / "predictions.csv").string(),

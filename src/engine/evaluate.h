@@ -15,7 +15,8 @@ namespace mer::engine {
 // of the training data, `mer occlude`): the same sample keys, other maps.
 struct EvaluateOptions {
   // Accept a dataset whose checksum differs from the run's: each fold's checkpoint predicts
-  // its test subject's samples of `dataset` (matched by sample key; class names must agree).
+  // its test subject's samples of `dataset` (matched by fold and sample name, in any order;
+  // samples it lacks are counted in EvaluationReport::missing; class names must agree).
   // Predictions are then not compared with the recorded ones (mismatches stays 0).
   TORCH_ARG(bool, other_data) = false;
   // With other_data: a folder to write predictions.csv, summary.json (UF1/UAR/accuracy, per
@@ -37,6 +38,9 @@ struct EvaluationReport {
   Metrics metrics;                    // of the re-predicted outcomes
   std::string protocol;
   bool other_data = false;  // tested on other data than the run's (EvaluateOptions)
+  // other_data: test samples of the run that the other data lacks (matched by fold and
+  // sample name; they are left out of the metrics).
+  int64_t missing = 0;
   std::string trained_on;   // the run's data (run.json / summary.json), when known
 };
 
