@@ -30,7 +30,7 @@ OccludeCommand::OccludeCommand(CLI::App& app) {
   c->add_option("--landmarks", landmarks_,
                 "landmarks of the face crops (`mer landmarks`; default DATA/landmarks.csv)")
       ->check(CLI::ExistingFile)->group(g_prepared);
-  c->add_option("--boundary-noise", boundary_noise_,
+  noise_opt_ = c->add_option("--boundary-noise", boundary_noise_,
                 "noise (0..255 units) on the flow pixels at the occluder's edge")
       ->capture_default_str()->check(CLI::Range(0, 128))->group(g_prepared);
   c->add_option("--out", out_, "output folder")->required()->group("Input and output");
@@ -38,7 +38,7 @@ OccludeCommand::OccludeCommand(CLI::App& app) {
   c->add_option("--kind", options_.kind(),
                 "mask, glasses, block, or mixed (one of mask/glasses/block 30% per clip)")
       ->required()->check(CLI::IsMember(pipeline::occlusion_kind_names()))->group(g_occ);
-  c->add_option("--block-ratio", options_.block_ratio(),
+  block_ratio_opt_ = c->add_option("--block-ratio", options_.block_ratio(),
                 "block area / face box area: 0.05, 0.10, ..., 0.50")
       ->capture_default_str()->group(g_occ);
   c->add_option("--seed", options_.seed(), "with each clip's key, decides asset and position")
@@ -68,6 +68,12 @@ OccludeCommand::OccludeCommand(CLI::App& app) {
 }
 
 int OccludeCommand::run() {
+  if (block_ratio_opt_->count() > 0 && options_.kind() != "block") {
+    throw ConfigError("--block-ratio applies to --kind block only (mixed uses 0.30)");
+  }
+  if (noise_opt_->count() > 0 && data_.empty()) {
+    throw ConfigError("--boundary-noise applies to --data (flow-map occlusion) only");
+  }
   options_.flow().boundary_noise(boundary_noise_);
   options_.jobs(jobs_ > 0 ? jobs_ : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   pipeline::OccludeReport report;

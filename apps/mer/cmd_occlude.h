@@ -21,6 +21,7 @@ class OccludeCommand {
 
  private:
   CLI::App* command_ = nullptr;
+  CLI::Option *block_ratio_opt_ = nullptr, *noise_opt_ = nullptr;
   pipeline::OccludeOptions options_;
   pipeline::OccludeFramesInput frames_;
   std::string data_, landmarks_, out_, sheet_;

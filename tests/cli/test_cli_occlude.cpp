@@ -129,6 +129,10 @@ TEST_F(CliOcclude, BadInvocationsFailClearly) {
   r = mer("occlude --data /nonexistent/prepared --kind block --out " + o.string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("/nonexistent/prepared"), std::string::npos) << r.output;
+  r = mer("occlude --data " + data_.string() + " --kind glasses --block-ratio 0.2 --occluders " +
+          occluders_.string() + " --out " + o.string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--block-ratio applies to --kind block"), std::string::npos) << r.output;
   r = mer("occlude --data " + data_.string() + " --kind scarf --out " + o.string());
   EXPECT_NE(r.code, 0);
   r = mer("occlude --kind block --out " + o.string());
