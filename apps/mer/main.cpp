@@ -19,6 +19,7 @@
 #include "models/registry.h"
 #ifdef MER_WITH_VISION
 #include "cmd_predict.h"
+#include "cmd_occlude.h"
 #include "cmd_prepare.h"
 #include "face/crop_landmarks.h"
 #include "report/explain_figure.h"
@@ -167,15 +168,38 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
 }
 
 struct EvaluateArgs {
-  std::string run, data, landmarks;
+  std::string run, data, landmarks, out;
+  bool other_data = false;
   std::vector<std::string> parts;
   SynthArgs synth;
 };
 
 int run_evaluate(EvaluateArgs& args) {
   const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts);
-  const auto report = mer::engine::evaluate_run(dataset, args.run);
+  if (!args.out.empty() && !args.other_data) {
+    throw mer::ConfigError("--out applies with --on-other-data only");
+  }
+  const auto report = mer::engine::evaluate_run(
+      dataset, args.run,
+      mer::engine::EvaluateOptions().other_data(args.other_data).out_dir(args.out).data_label(
+          args.data.empty() ? dataset.root : args.data));
   const auto& m = report.metrics;
+  if (report.other_data) {
+    std::printf("evaluated %lld folds, %lld samples: trained on %s, tested on %s\n",
+                static_cast<long long>(report.folds), static_cast<long long>(report.samples),
+                report.trained_on.empty() ? args.run.c_str() : report.trained_on.c_str(),
+                args.data.empty() ? "synthetic data" : args.data.c_str());
+    std::printf("  UF1 %.4f  UAR %.4f  accuracy %.4f\n", m.uf1, m.uar, m.accuracy);
+    if (report.missing > 0) {
+      std::printf("  %lld test samples of the run are not in %s: left out\n",
+                  static_cast<long long>(report.missing), args.data.c_str());
+    }
+    if (!args.out.empty()) {
+      std::printf("  predictions.csv, summary.json (and explain.json for models that explain "
+                  "themselves) in %s\n", args.out.c_str());
+    }
+    return 0;
+  }
   std::printf("re-evaluated %lld folds, %lld samples of %s from their checkpoints%s\n",
               static_cast<long long>(report.folds), static_cast<long long>(report.samples),
               args.run.c_str(),
@@ -391,8 +415,18 @@ int main(int argc, char** argv) {
   evaluate_cmd->add_option("--parts", evaluate.parts,
                            "the --parts the run was trained with (comma-separated)")
       ->delimiter(',');
+  evaluate_cmd->add_flag("--on-other-data", evaluate.other_data,
+                         "test the run's fold models on other data with the same samples (e.g. "
+                         "an occluded copy from `mer occlude`) instead of checking they reproduce "
+                         "the run");
+  evaluate_cmd->add_option("--out", evaluate.out,
+                           "with --on-other-data: write predictions.csv, summary.json, "
+                           "explain.json there");
   add_synth_options(evaluate_cmd, evaluate.synth, "Synthetic data (when no --data)");
-  evaluate_cmd->footer("Example: mer evaluate --run runs/st --data ../shared/data/megc2019");
+  evaluate_cmd->footer(
+      "Examples: mer evaluate --run runs/st --data ../shared/data/megc2019\n"
+      "          mer evaluate --run runs/st --data data/megc2019-mask --on-other-data "
+      "--out runs/st-on-mask");
 
 #ifdef MER_WITH_VISION
   ExplainArgs explain;
@@ -438,6 +472,7 @@ int main(int argc, char** argv) {
 
   mer::cli::PrepareCommand prepare(app);
   mer::cli::PredictCommand predict(app);
+  mer::cli::OccludeCommand occlude(app);
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is
@@ -459,6 +494,7 @@ int main(int argc, char** argv) {
     if (landmarks_cmd->parsed()) return run_landmarks(landmarks);
     if (prepare.parsed()) return prepare.run();
     if (predict.parsed()) return predict.run();
+    if (occlude.parsed()) return occlude.run();
 #endif
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <optional>
 #include <set>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "core/progress.h"
 #include "core/version.h"
 #include "face/image_io.h"
+#include "face/occlusion.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -362,6 +364,21 @@ class ClipWorker {
         points.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
       }
       write_text_atomic(out_ / files.landmarks, csv);
+      // Frames occluded by `mer occlude`: the clip's coverage mask, warped through the clip's
+      // alignment and resized like the flow, so that the prepared folder says which flow
+      // pixels lie under the occluder (region-weight analysis, bench/occlusion_weights.py).
+      const fs::path coverage_file = fs::path(root) / "occlusion" / (job.key + ".png");
+      if (fs::is_regular_file(coverage_file)) {
+        const cv::Mat coverage = cv::imread(coverage_file.string(), cv::IMREAD_GRAYSCALE);
+        if (coverage.empty()) return skip("unreadable_image", coverage_file.string(), "cannot decode the coverage mask");
+        const int side = clip.alignment.output_size;
+        cv::Mat crop;
+        cv::warpAffine(coverage, crop, cv::Mat(clip.alignment.matrix), {side, side},
+                       cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+        fs::create_directories(out_ / "occlusion");
+        write_image_atomic(out_ / "occlusion" / (job.key + ".png"),
+                           face::resize_coverage(crop, clip.flow_map.size()), q);
+      }
       const int apex_frame = found_numbers.at(static_cast<size_t>(clip.apex_index));
       o.record = {{"format", "mer-prepared-clip"},
                   {"version", kPrepareCacheVersion},

@@ -21,6 +21,9 @@
 //   face/<key>.jpg   aligned apex crop (crop_size square; grey unless colour crops)
 //   onset/<key>.jpg  aligned onset crop, same alignment
 //   landmarks/<key>.csv  68 rows x,y: onset landmarks in crop coordinates (iBUG 300-W order)
+//   occlusion/<key>.png  only for frames occluded by `mer occlude` (a ROOT/occlusion/<key>.png
+//                        beside the frames): the clip's coverage mask (255 = occluded) warped
+//                        through the clip's alignment and resized to the flow map
 //   clips/<key>.json     per-clip record (inputs, parameters hash, apex, landmarks); written
 //                        last, after every file of the clip: a clip is finished iff its record
 //                        is there, readable, and names the current parameters and inputs
