@@ -69,7 +69,8 @@ PreparedClip ClipPreprocessor::process_sequence(const std::vector<std::string>& 
 
 PreparedClip ClipPreprocessor::process_frames(const std::vector<cv::Mat>& frames,
                                               const std::vector<std::string>& names,
-                                              std::optional<int> apex_index) {
+                                              std::optional<int> apex_index,
+                                              const std::optional<Landmarks>& onset_landmarks) {
   const auto start = Clock::now();
   MER_CHECK(frames.size() >= 2 && names.size() == frames.size(),
             "process_frames needs at least 2 frames and one name per frame");
@@ -93,12 +94,16 @@ PreparedClip ClipPreprocessor::process_frames(const std::vector<cv::Mat>& frames
   PreparedClip clip;
   auto t = Clock::now();
   const cv::Mat onset_grey = to_grey(frames[0]);
-  const cv::Rect face = detector_.detect_largest(onset_grey, names[0]);
-  clip.timing.detect_ms = ms_since(t);
-
-  t = Clock::now();
-  const Landmarks onset_points = model_->fit(onset_grey, face);
-  clip.timing.landmarks_ms = ms_since(t);
+  Landmarks onset_points;
+  if (onset_landmarks) {
+    onset_points = *onset_landmarks;
+  } else {
+    const cv::Rect face = detector_.detect_largest(onset_grey, names[0]);
+    clip.timing.detect_ms = ms_since(t);
+    t = Clock::now();
+    onset_points = model_->fit(onset_grey, face);
+    clip.timing.landmarks_ms = ms_since(t);
+  }
 
   t = Clock::now();
   clip.alignment = compute_alignment(onset_points, options_.alignment(), onset_grey.size());

@@ -100,9 +100,13 @@ class ClipPreprocessor {
   PreparedClip process_sequence(const std::vector<std::string>& frame_paths);
   // The same on decoded frames (8-bit grey or BGR, all the same size), e.g. after synthetic
   // occlusion; names[i] stands for frames[i] in error messages. apex_index empty = spot it.
+  // onset_landmarks, when given, are the onset frame's landmarks (frame pixels) and replace
+  // detection and fitting: for frames occluded by `mer occlude`, whose clean onset landmarks
+  // are known while a detector may not find the masked face.
   PreparedClip process_frames(const std::vector<cv::Mat>& frames,
                               const std::vector<std::string>& names,
-                              std::optional<int> apex_index);
+                              std::optional<int> apex_index,
+                              const std::optional<Landmarks>& onset_landmarks = std::nullopt);
 
   // Failure modes of all three: mer::DataError naming the file and the reason for a missing
   // file, an undecodable image, a frame whose size differs from the onset's, and

@@ -287,6 +287,11 @@ OccludeReport occlude_frames(const OccludeFramesInput& input, const OccludeOptio
           ++d.frames;
         }
         write_image(fs::path(out_dir) / "occlusion" / (key + ".png"), d.plan.coverage, 95);
+        // The clean onset's landmarks: `mer prepare` aligns the occluded clip with them (a
+        // detector often misses a masked face; the occluder does not move the face).
+        std::string points = "x,y\n";
+        for (const auto& p : lm.points) points += fmt(p.x) + "," + fmt(p.y) + "\n";
+        write_text(fs::path(out_dir) / "occlusion" / (key + "_landmarks.csv"), points);
         d.ok = true;
         done[i] = std::move(d);
         progress.advance(1, a.key() + " done");

@@ -9,6 +9,9 @@
 //      <frame folders>/<frames>   as the input (same names; JPEGs re-encoded at jpeg_quality)
 //      occlusion/<key>.png        the clip's coverage mask in frame pixels (255 = occluded),
 //                                 key = <dataset>_<subject>_<clip> as mer prepare names it
+//      occlusion/<key>_landmarks.csv  the clean onset frame's 68 landmarks (x,y rows, frame
+//                                 pixels): `mer prepare` aligns the occluded clip with them
+//                                 instead of detecting the (masked) face again
 //      occlusions.csv             one row per occluded clip: dataset,subject,clip,kind,asset,
 //                                 block_ratio,frame_width,frame_height,bbox_x,bbox_y,bbox_w,
 //                                 bbox_h (coverage box, frame pixels),covered_face_fraction,

@@ -329,11 +329,31 @@ class ClipWorker {
         return skip(fs::exists(p) ? "unreadable_image" : "missing_frame", p, e.what());
       }
     }
+    // Frames occluded by `mer occlude` come with the clean onset's landmarks: the face is
+    // where it was before the occluder was drawn, and a detector may miss a masked face.
+    std::optional<face::Landmarks> given_landmarks;
+    const fs::path given_file = fs::path(root) / "occlusion" / (job.key + "_landmarks.csv");
+    if (fs::is_regular_file(given_file)) {
+      try {
+        const auto rows = csv::read_file(given_file.string());
+        if (rows.size() < 1 + face::kNumLandmarks) throw DataError("fewer than 68 points");
+        face::Landmarks points;
+        for (int i = 0; i < face::kNumLandmarks; ++i) {
+          const auto& f = rows[static_cast<size_t>(i) + 1].fields;
+          if (f.size() < 2) throw DataError("row " + std::to_string(i + 2) + " has no x,y");
+          points[static_cast<size_t>(i)] = cv::Point2f(std::stof(f[0]), std::stof(f[1]));
+        }
+        given_landmarks = points;
+      } catch (const std::exception& e) {
+        return skip("bad_frame", given_file.string(), std::string("unreadable landmarks: ") + e.what());
+      }
+    }
     face::PreparedClip clip;
     const auto start = Clock::now();
     try {
       clip = preprocessor_.process_frames(frames, paths,
-                                          a.apex >= 0 ? std::optional<int>(1) : std::nullopt);
+                                          a.apex >= 0 ? std::optional<int>(1) : std::nullopt,
+                                          given_landmarks);
     } catch (const DataError& e) {
       const std::string what = e.what();
       if (starts_with(what, "no face found")) return skip("no_face", paths[0], what);

@@ -23,7 +23,9 @@
 //   landmarks/<key>.csv  68 rows x,y: onset landmarks in crop coordinates (iBUG 300-W order)
 //   occlusion/<key>.png  only for frames occluded by `mer occlude` (a ROOT/occlusion/<key>.png
 //                        beside the frames): the clip's coverage mask (255 = occluded) warped
-//                        through the clip's alignment and resized to the flow map
+//                        through the clip's alignment and resized to the flow map. Such clips
+//                        are aligned with the clean onset landmarks `mer occlude` recorded
+//                        (ROOT/occlusion/<key>_landmarks.csv), not with a new detection
 //   clips/<key>.json     per-clip record (inputs, parameters hash, apex, landmarks); written
 //                        last, after every file of the clip: a clip is finished iff its record
 //                        is there, readable, and names the current parameters and inputs
