@@ -55,9 +55,10 @@ int run_models() {
     }
     const auto& t = info.training;
     std::printf("%-12s   training defaults: --epochs %lld (synthetic %lld) --lr %g --batch-size %lld "
-                "--optimizer %s --weight-decay %g\n",
+                "--optimizer %s --weight-decay %g --lr-decay %g\n",
                 "", static_cast<long long>(t.epochs), static_cast<long long>(t.synthetic_epochs),
-                t.lr, static_cast<long long>(t.batch_size), t.optimizer.c_str(), t.weight_decay);
+                t.lr, static_cast<long long>(t.batch_size), t.optimizer.c_str(), t.weight_decay,
+                t.lr_decay);
   }
   return 0;
 }
@@ -91,6 +92,7 @@ void apply_training_defaults(LosoArgs& args, bool synthetic) {
   if (!given("--batch-size")) train.batch_size = d.batch_size;
   if (!given("--optimizer")) train.optimizer = d.optimizer;
   if (!given("--weight-decay")) train.weight_decay = d.weight_decay;
+  if (!given("--lr-decay")) train.lr_decay = d.lr_decay;
   train.epochs = args.epochs > 0 ? args.epochs : (synthetic ? d.synthetic_epochs : d.epochs);
 }
 
@@ -114,7 +116,9 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n",
                  args.loso.data_label.c_str());
   } else {
-    dataset = mer::data::read_prepared(args.data);
+    mer::data::ReadOptions read;
+    read.crops = mer::models::find_model(train.model).uses_crops;
+    dataset = mer::data::read_prepared(args.data, read);
     args.loso.data_label = args.data;
     if (!args.parts.empty()) {
       dataset = mer::data::select_parts(dataset, args.parts);
@@ -124,6 +128,12 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     }
     apply_training_defaults(args, false);
   }
+  mer::models::DataTraits traits;
+  traits.faces = dataset.faces.defined();
+  traits.onsets = dataset.onsets.defined();
+  traits.aus = dataset.aus.defined();
+  const auto fitted = mer::models::fit_model_to_data(train.model, train.model_options, traits);
+  if (!fitted.empty()) std::fprintf(stderr, "%s\n", fitted.c_str());
   train.validate();
   if (args.out.empty()) {
     args.out = "runs/loso-" + train.model + "-" + args.protocol + "-e" +
@@ -135,6 +145,7 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   if (mpi.size() > 1 && mpi.rank() != 0) return result.failures.empty() ? 0 : 1;
   if (!result.summary.is_null()) {
     std::cout << mer::engine::format_summary_table(result.summary);
+    if (!fitted.empty()) std::cout << "  " << fitted << "\n";
     std::cout << "  results: " << args.out << "/summary.json, " << args.out
               << "/predictions.csv, checkpoints in " << args.out << "/folds/\n";
   }
@@ -158,7 +169,10 @@ struct EvaluateArgs {
 mer::data::Dataset load_dataset(const std::string& dir, SynthArgs& synth,
                                 const std::vector<std::string>& parts = {}) {
   if (!dir.empty()) {
-    auto dataset = mer::data::read_prepared(dir);
+    // With the crops: the run may be of a model that looks at them (cheap to read).
+    mer::data::ReadOptions read;
+    read.crops = true;
+    auto dataset = mer::data::read_prepared(dir, read);
     return parts.empty() ? dataset : mer::data::select_parts(dataset, parts);
   }
   if (!parts.empty()) throw mer::ConfigError("--parts needs --data");
@@ -262,6 +276,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
   loso_cmd->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
       ->check(CLI::NonNegativeNumber)->group(g_train);
+  loso_cmd->add_option("--lr-decay", train.lr_decay,
+                       "exponential learning-rate decay per epoch, in (0, 1] (default: the model's)")
+      ->check(CLI::Range(1e-6, 1.0))->group(g_train);
   loso_cmd->add_option("--momentum", train.momentum, "SGD momentum")
       ->capture_default_str()->check(CLI::Range(0.0, 0.999999))->group(g_train);
   loso_cmd->add_option("--seed", train.seed, "random seed (same seed, same results on CPU)")

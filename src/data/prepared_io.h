@@ -17,9 +17,22 @@ namespace mer::data {
 inline const char* const kRequiredColumns[] = {"dataset", "subject", "sample", "label",
                                                "emotion", "flow",    "face"};
 
+// What read_prepared loads besides the flows (which it always reads).
+struct ReadOptions {
+  // Also decode the face crops (the `face` column: the apex crop of `mer prepare`, the face
+  // crop of the MEGC2019 composite) into Dataset::faces and, where labels.csv has an
+  // `onset_face` column, the onset crops into Dataset::onsets: grey uint8, resized (area
+  // interpolation) to crop_side x crop_side when stored at another size. For models that
+  // look at the face images (ModelInfo::uses_crops); 253 CASME II clips take ~25 MB.
+  bool crops = false;
+  int64_t crop_side = 224;
+};
+
 // Reads a prepared dataset. Decoding the flow images needs OpenCV: in a build without
-// MER_WITH_VISION this throws DataError saying so.
-Dataset read_prepared(const std::string& dir);
+// MER_WITH_VISION this throws DataError saying so. The AU vectors (Dataset::aus) are read
+// whenever labels.csv has all 21 columns au1 .. au45 (`mer prepare` output); a value other
+// than 0 or 1 there is a DataError naming the row.
+Dataset read_prepared(const std::string& dir, const ReadOptions& options = {});
 
 // Writes labels.csv, flow/*.png and (if dataset.faces is defined) face/*.jpg under dir,
 // creating it. Writes labels.csv last, through a temporary name, so that an interrupted

@@ -1,5 +1,7 @@
 #include "engine/evaluate.h"
 
+#include "engine/batch_source.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -42,11 +44,11 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
       recorded = outcome_from_json(nlohmann::json::parse(in), dataset);
     }
     auto checkpoint = load_checkpoint((dir / "model.pt").string());
-    std::vector<torch::Tensor> flows;
-    for (auto i : recorded.samples) flows.push_back(dataset.flows[i]);
     torch::NoGradGuard no_grad;
-    const auto probs =
-        torch::softmax(checkpoint.model->forward({torch::stack(flows), {}}).logits, 1).contiguous();
+    const BatchSource source(dataset, torch::kCPU);
+    const auto batch =
+        source.gather(torch::tensor(recorded.samples, torch::kInt64), /*with_labels=*/false);
+    const auto probs = torch::softmax(checkpoint.model->forward(batch).logits, 1).contiguous();
     FoldOutcome now = recorded;
     const auto& expected = oracle ? recorded.last_epoch_predictions : recorded.predictions;
     for (size_t i = 0; i < recorded.samples.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "core/error.h"
+#include "models/cva_fpf.h"
 #include "models/fr.h"
 #include "models/ststnet.h"
 
@@ -74,6 +75,60 @@ ModelPtr make_fr(const ModelConfig& config) {
   return std::make_shared<FRImpl>(o);
 }
 
+const std::vector<std::string> kCVAFPFKeys = {"input_size", "width", "input",  "au",
+                                             "au_weight",  "embed", "depths", "heads",
+                                             "window",     "dropout"};
+
+ModelPtr make_cva_fpf(const ModelConfig& config) {
+  reject_unknown(config, "cva-fpf", kCVAFPFKeys);
+  CVAFPFOptions o;
+  o.num_classes(config.num_classes)
+      .input_size(option_int(config, "input_size", o.input_size()))
+      .width(option_double(config, "width", o.width()))
+      .input(option_string(config, "input", o.input()))
+      .au(option_string(config, "au", o.au()))
+      .au_weight(option_double(config, "au_weight", o.au_weight()))
+      .embed(option_int(config, "embed", o.embed()))
+      .window(option_int(config, "window", o.window()))
+      .dropout(option_double(config, "dropout", o.dropout()));
+  if (config.options.count("depths")) o.depths(parse_int_list(config.options.at("depths"), "depths"));
+  if (config.options.count("heads")) o.heads(parse_int_list(config.options.at("heads"), "heads"));
+  return std::make_shared<CVAFPFImpl>(o);
+}
+
+std::string fit_cva_fpf(std::map<std::string, std::string>& options, const DataTraits& data) {
+  ModelConfig probe;
+  probe.options = options;
+  reject_unknown(probe, "cva-fpf", kCVAFPFKeys);
+  const bool crops = data.faces && data.onsets;
+  if (!options.count("input")) options["input"] = crops ? "crops" : "flow";
+  if (!options.count("au")) options["au"] = CVAFPFOptions().au();
+  const auto& input = options.at("input");
+  const auto& au = options.at("au");
+  if (input == "crops" && !crops) {
+    throw ConfigError("cva-fpf input=crops: the data has no onset/apex crops (a `mer prepare` "
+                      "folder has them); use input=flow, the flow stand-in");
+  }
+  if (au != "none" && !data.aus) {
+    throw ConfigError("cva-fpf au=" + au + ": the data has no AU vectors (the au1..au45 columns "
+                      "of a `mer prepare` labels.csv); use au=none");
+  }
+  std::string line = "cva-fpf: input=" + input;
+  line += input == "crops" ? " (apex - onset of the aligned crops; FPF on both crops)"
+                           : std::string(" (STAND-IN: the flow map replaces apex - onset; FPF on ") +
+                                 (data.faces ? "the face crop)" : "the flow magnitude, no crop)");
+  line += ", au=" + au;
+  if (au == "oracle") {
+    line += " (ORACLE INPUT: the ground-truth AUs of the sheet, also for the TEST subject, as "
+            "published)";
+  } else if (au == "predicted") {
+    line += " (an AU head trained on the training subjects' AUs; its predictions are fused)";
+  } else if (au == "none") {
+    line += " (no AU input)";
+  }
+  return line;
+}
+
 }  // namespace
 
 const std::vector<ModelInfo>& model_registry() {
@@ -81,14 +136,24 @@ const std::vector<ModelInfo>& model_registry() {
       {"ststnet",
        "STSTNet (Liong et al. 2019): three shallow conv streams over (u, v, strain); the "
        "reference baseline",
-       "dropout=0.5: dropout after each stream's max-pool", make_ststnet, TrainingDefaults{}},
+       "dropout=0.5: dropout after each stream's max-pool", make_ststnet, TrainingDefaults{}, /*uses_crops=*/false, {}},
       {"fr",
        "FR, Feature Refinement (Zhou et al. 2021): Inception flow features, one attention "
        "branch per expression with a proposal loss, fused classifier",
        "streams=uvs (uv|uvs); branch_channels=6; shared_channels=32; attention=both "
        "(both|spatial|channel|none); feature_dim=32; proposal_weight=1 (0 = no proposal "
        "loss); dropout=0.5; feature_pool=2 (average pool before each branch's embedding)",
-       make_fr, TrainingDefaults{20, 20, 1e-3, 64, "adam", 1e-4}},
+       make_fr, TrainingDefaults{20, 20, 1e-3, 64, "adam", 1e-4, 1.0}, /*uses_crops=*/false, {}},
+      {"cva-fpf",
+       "CVA + FPF + AU (ICLR 2024 submission): continuously vertical attention on apex - onset, "
+       "a Swin facial position focalizer on the crops, AU vector fused before the classifier",
+       "au=none (none|oracle|predicted; oracle = ground-truth AUs also at test time, as "
+       "published); input=auto (crops on `mer prepare` data, else flow: the flow map stands in "
+       "for apex - onset); input_size=112 [published 224]; width=0.25 [1]; embed=32 [128]; "
+       "depths=2,2,6; heads=1,2,4 [4,8,16]; window=7; au_weight=1 (predicted: AU loss weight); "
+       "dropout=0",
+       make_cva_fpf, TrainingDefaults{20, 10, 8e-4, 50, "adamw", 0.6, 0.987},
+       /*uses_crops=*/true, fit_cva_fpf},
   };
   return registry;
 }
@@ -104,6 +169,12 @@ const ModelInfo& find_model(const std::string& name) {
 
 ModelPtr make_model(const std::string& name, const ModelConfig& config) {
   return find_model(name).make(config);
+}
+
+std::string fit_model_to_data(const std::string& name, std::map<std::string, std::string>& options,
+                              const DataTraits& traits) {
+  const auto& info = find_model(name);
+  return info.fit_to_data ? info.fit_to_data(options, traits) : std::string();
 }
 
 }  // namespace mer::models
