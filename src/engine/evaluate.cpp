@@ -1,11 +1,10 @@
 #include "engine/evaluate.h"
 
-#include "engine/batch_source.h"
-
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
+#include "engine/batch_source.h"
 #include "engine/checkpoint.h"
 #include "engine/loso.h"
 

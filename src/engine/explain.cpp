@@ -1,10 +1,9 @@
 #include "engine/explain.h"
 
-#include "engine/batch_source.h"
-
 #include <cmath>
 
 #include "core/error.h"
+#include "engine/batch_source.h"
 
 namespace mer::engine {
 

@@ -101,7 +101,7 @@ std::string fit_cva_fpf(std::map<std::string, std::string>& options, const DataT
   probe.options = options;
   reject_unknown(probe, "cva-fpf", kCVAFPFKeys);
   const bool crops = data.faces && data.onsets;
-  if (!options.count("input")) options["input"] = crops ? "crops" : "flow";
+  if (!options.count("input") || options.at("input") == "auto") options["input"] = crops ? "crops" : "flow";
   if (!options.count("au")) options["au"] = CVAFPFOptions().au();
   const auto& input = options.at("input");
   const auto& au = options.at("au");

@@ -176,6 +176,10 @@ TEST(CVAFPF, FitToDataPicksTheStandInAndRefusesMissingAUs) {
   EXPECT_EQ(options.at("input"), "crops");
   EXPECT_NE(line.find("ORACLE"), std::string::npos) << line;
 
+  options = {{"input", "auto"}};
+  fit_model_to_data("cva-fpf", options, prepared);
+  EXPECT_EQ(options.at("input"), "crops");
+
   options = {{"au", "oracle"}};
   EXPECT_THROW(fit_model_to_data("cva-fpf", options, flow_only), ConfigError);
   options = {{"au", "predicted"}};
