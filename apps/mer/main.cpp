@@ -59,9 +59,10 @@ int run_models() {
     }
     const auto& t = info.training;
     std::printf("%-12s   training defaults: --epochs %lld (synthetic %lld) --lr %g --batch-size %lld "
-                "--optimizer %s --weight-decay %g\n",
+                "--optimizer %s --weight-decay %g --lr-decay %g\n",
                 "", static_cast<long long>(t.epochs), static_cast<long long>(t.synthetic_epochs),
-                t.lr, static_cast<long long>(t.batch_size), t.optimizer.c_str(), t.weight_decay);
+                t.lr, static_cast<long long>(t.batch_size), t.optimizer.c_str(), t.weight_decay,
+                t.lr_decay);
   }
   return 0;
 }
@@ -79,11 +80,13 @@ int run_synth(SynthArgs& synth, const std::string& out) {
 // The prepared dataset at `dir` (with the landmarks of `landmarks`, or of DIR/landmarks.csv
 // when that exists; only `parts` of it when given), or the built-in synthetic one when `dir`
 // is empty.
+// `crops`: also read the face crops (for models that look at them, ModelInfo::uses_crops).
 mer::data::Dataset load_dataset(const std::string& dir, const std::string& landmarks,
-                                SynthArgs& synth, const std::vector<std::string>& parts = {}) {
+                                SynthArgs& synth, const std::vector<std::string>& parts = {},
+                                bool crops = false) {
   if (!dir.empty()) {
-    auto dataset =
-        mer::data::read_prepared(dir, mer::data::PreparedReadOptions().landmarks_file(landmarks));
+    auto dataset = mer::data::read_prepared(
+        dir, mer::data::PreparedReadOptions().landmarks_file(landmarks).crops(crops));
     return parts.empty() ? dataset : mer::data::select_parts(dataset, parts);
   }
   if (!landmarks.empty()) {
@@ -113,6 +116,7 @@ void apply_training_defaults(LosoArgs& args, bool synthetic) {
   if (!given("--batch-size")) train.batch_size = d.batch_size;
   if (!given("--optimizer")) train.optimizer = d.optimizer;
   if (!given("--weight-decay")) train.weight_decay = d.weight_decay;
+  if (!given("--lr-decay")) train.lr_decay = d.lr_decay;
   train.epochs = args.epochs > 0 ? args.epochs : (synthetic ? d.synthetic_epochs : d.epochs);
 }
 
@@ -126,7 +130,8 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     }
     train.model_options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts);
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts,
+                                    mer::models::find_model(train.model).uses_crops);
   if (args.data.empty()) {
     args.loso.data_label = args.synth.label();
     args.loso.landmarks_label = "synthetic generator";
@@ -144,6 +149,12 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     }
     apply_training_defaults(args, false);
   }
+  mer::models::DataTraits traits;
+  traits.faces = dataset.faces.defined();
+  traits.onsets = dataset.onsets.defined();
+  traits.aus = dataset.aus.defined();
+  const auto fitted = mer::models::fit_model_to_data(train.model, train.model_options, traits);
+  if (!fitted.empty()) std::fprintf(stderr, "%s\n", fitted.c_str());
   train.validate();
   if (args.out.empty()) {
     args.out = "runs/loso-" + train.model + "-" + args.protocol + "-e" +
@@ -155,6 +166,7 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   if (mpi.size() > 1 && mpi.rank() != 0) return result.failures.empty() ? 0 : 1;
   if (!result.summary.is_null()) {
     std::cout << mer::engine::format_summary_table(result.summary);
+    if (!fitted.empty()) std::cout << "  " << fitted << "\n";
     std::cout << "  results: " << args.out << "/summary.json, " << args.out
               << "/predictions.csv, checkpoints in " << args.out << "/folds/\n";
   }
@@ -175,7 +187,8 @@ struct EvaluateArgs {
 };
 
 int run_evaluate(EvaluateArgs& args) {
-  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts);
+  // With the crops: the run may be of a model that looks at them (cheap to read).
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts, true);
   if (!args.out.empty() && !args.other_data) {
     throw mer::ConfigError("--out applies with --on-other-data only");
   }
@@ -222,7 +235,7 @@ struct ExplainArgs {
 };
 
 int run_explain(ExplainArgs& args) {
-  const auto dataset = load_dataset(args.data, args.landmarks, args.synth);
+  const auto dataset = load_dataset(args.data, args.landmarks, args.synth, {}, true);
   if (args.samples.empty()) {
     throw mer::ConfigError("give at least one --sample dataset/subject/sample (see the 'key' "
                            "column of " + args.run + "/explain.json, or predictions.csv)");
@@ -357,6 +370,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
   loso_cmd->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
       ->check(CLI::NonNegativeNumber)->group(g_train);
+  loso_cmd->add_option("--lr-decay", train.lr_decay,
+                       "exponential learning-rate decay per epoch, in (0, 1] (default: the model's)")
+      ->check(CLI::Range(1e-6, 1.0))->group(g_train);
   loso_cmd->add_option("--momentum", train.momentum, "SGD momentum")
       ->capture_default_str()->check(CLI::Range(0.0, 0.999999))->group(g_train);
   loso_cmd->add_option("--seed", train.seed, "random seed (same seed, same results on CPU)")

@@ -87,6 +87,14 @@ void Dataset::validate() const {
       throw DataError(where + ": landmarks hold non-finite values");
     }
   }
+  if (onsets.defined() &&
+      (!faces.defined() || onsets.sizes() != faces.sizes() || onsets.dtype() != faces.dtype())) {
+    throw DataError(where + ": onsets must have the shape and type of faces [N, H, W]");
+  }
+  if (aus.defined() && (aus.dim() != 2 || aus.size(0) != size() || aus.size(1) != 21 ||
+                        aus.scalar_type() != torch::kFloat32)) {
+    throw DataError(where + ": aus must be float32 [N, 21] with N = " + std::to_string(size()));
+  }
 }
 
 Dataset select_parts(const Dataset& dataset, const std::vector<std::string>& parts) {
@@ -113,6 +121,8 @@ Dataset select_parts(const Dataset& dataset, const std::vector<std::string>& par
   const auto index = torch::tensor(keep, torch::kInt64);
   if (dataset.flows.defined()) out.flows = dataset.flows.index_select(0, index).contiguous();
   if (dataset.faces.defined()) out.faces = dataset.faces.index_select(0, index).contiguous();
+  if (dataset.onsets.defined()) out.onsets = dataset.onsets.index_select(0, index).contiguous();
+  if (dataset.aus.defined()) out.aus = dataset.aus.index_select(0, index).contiguous();
   return out;
 }
 

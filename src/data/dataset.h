@@ -40,8 +40,8 @@ struct Dataset {
   // order; measured against our own TV-L1 maps of the same clips). Integral values: a
   // dataset written and read back is identical.
   torch::Tensor flows;
-  // Optional [N, H, W] uint8 grey face crops (synthetic data fills it; read_prepared leaves
-  // it undefined and keeps only face_path).
+  // Optional [N, H, W] uint8 grey face crops (synthetic data fills it; read_prepared fills it
+  // only when asked for crops, with the apex crop that face_path names).
   torch::Tensor faces;
   // Optional [N, 68, 2] float32 facial landmarks of each sample (the iBUG 68-point layout:
   // jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67) as (x, y) in flow-map pixel
@@ -50,6 +50,12 @@ struct Dataset {
   // slightly outside the map. Filled by the synthetic generator, by read_prepared from a
   // landmarks file (data/landmarks_io.h), or undefined.
   torch::Tensor landmarks;
+  // Optional [N, H, W] uint8 grey aligned onset crops, same size as faces (read_prepared with
+  // crops, from the onset_face column of a `mer prepare` folder). Undefined on flow-only data.
+  torch::Tensor onsets;
+  // Optional [N, 21] float32 0/1 Action Unit vectors in kActionUnitList order (action_units.h),
+  // from the au1..au45 columns of a `mer prepare` labels.csv. Undefined when the data has none.
+  torch::Tensor aus;
 
   int64_t size() const { return static_cast<int64_t>(samples.size()); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }

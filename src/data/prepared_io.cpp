@@ -7,6 +7,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "data/landmarks_io.h"
+#include "data/action_units.h"
 
 #ifdef MER_WITH_VISION
 #include <opencv2/imgcodecs.hpp>
@@ -62,6 +63,26 @@ torch::Tensor decode_flow(const fs::path& path, const std::string& where) {
 #endif
 }
 
+// Decodes a face crop as grey [side, side] uint8, resized with area interpolation if needed.
+torch::Tensor decode_crop(const fs::path& path, int64_t side, const std::string& where) {
+#ifdef MER_WITH_VISION
+  cv::Mat image = cv::imread(path.string(), cv::IMREAD_GRAYSCALE);
+  if (image.empty()) throw DataError(where + "cannot decode image " + path.string());
+  if (image.rows != side || image.cols != side) {
+    cv::Mat resized;
+    cv::resize(image, resized, cv::Size(static_cast<int>(side), static_cast<int>(side)), 0, 0,
+               image.rows > side ? cv::INTER_AREA : cv::INTER_LINEAR);
+    image = resized;
+  }
+  return torch::from_blob(image.data, {side, side}, torch::kUInt8).clone();
+#else
+  (void)path;
+  (void)side;
+  throw DataError(where + "this mer was built without OpenCV (MER_WITH_VISION=OFF) and cannot "
+                  "decode face crops");
+#endif
+}
+
 }  // namespace
 
 Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options) {
@@ -84,6 +105,13 @@ Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options
     }
   }
   if (rows.size() < 2) throw DataError(csv_name + ": no samples");
+
+  if (options.crops() && options.crop_side() < 8) throw DataError("read_prepared: crop_side must be >= 8");
+  const bool with_onsets = options.crops() && column.count("onset_face");
+  bool with_aus = true;
+  for (int au : kActionUnitList) with_aus = with_aus && column.count("au" + std::to_string(au));
+  std::vector<torch::Tensor> faces, onsets;
+  std::vector<float> aus;
 
   Dataset dataset;
   dataset.root = dir;
@@ -140,6 +168,28 @@ Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options
                       std::to_string(flows.front().size(1)));
     }
     flows.push_back(flow);
+    if (options.crops()) {
+      faces.push_back(decode_crop(root / s.face_path, options.crop_side(), where));
+      if (with_onsets) {
+        const std::string onset = row.fields[column.at("onset_face")];
+        if (onset.empty()) throw DataError(where + "empty 'onset_face' field");
+        const fs::path onset_file = root / onset;
+        if (!fs::is_regular_file(onset_file)) {
+          throw DataError(where + "onset crop " + onset_file.string() + " does not exist");
+        }
+        onsets.push_back(decode_crop(onset_file, options.crop_side(), where));
+      }
+    }
+    if (with_aus) {
+      for (int au : kActionUnitList) {
+        const std::string name = "au" + std::to_string(au);
+        const std::string& value = row.fields[column.at(name)];
+        if (value != "0" && value != "1") {
+          throw DataError(where + "'" + name + "' is '" + value + "', expected 0 or 1");
+        }
+        aus.push_back(value == "1" ? 1.0f : 0.0f);
+      }
+    }
     dataset.samples.push_back(std::move(s));
   }
   const int64_t num_classes = label_names.rbegin()->first + 1;
@@ -159,6 +209,11 @@ Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options
     dataset.landmarks = read_landmarks(options.landmarks_file(), dataset);
   } else if (fs::is_regular_file(root / kLandmarksFile)) {
     dataset.landmarks = read_landmarks((root / kLandmarksFile).string(), dataset);
+  }
+  if (!faces.empty()) dataset.faces = torch::stack(faces);
+  if (!onsets.empty()) dataset.onsets = torch::stack(onsets);
+  if (with_aus) {
+    dataset.aus = torch::tensor(aus, torch::kFloat32).reshape({dataset.size(), kNumActionUnits});
   }
   dataset.validate();
   return dataset;

@@ -18,13 +18,22 @@ inline const char* const kRequiredColumns[] = {"dataset", "subject", "sample", "
                                                "emotion", "flow",    "face"};
 
 // Reads a prepared dataset. Decoding the flow images needs OpenCV: in a build without
-// MER_WITH_VISION this throws DataError saying so.
-// Landmarks (Dataset::landmarks, data/landmarks_io.h): see PreparedReadOptions.
+// MER_WITH_VISION this throws DataError saying so. The AU vectors (Dataset::aus) are read
+// whenever labels.csv has all 21 columns au1 .. au45 (`mer prepare` output); a value other
+// than 0 or 1 there is a DataError naming the row. Landmarks (Dataset::landmarks,
+// data/landmarks_io.h) and face crops: see PreparedReadOptions.
 struct PreparedReadOptions {
   // Landmarks file to read (it must exist); "" = DIR/landmarks.csv when that exists, else none.
   TORCH_ARG(std::string, landmarks_file) = "";
   // false: read no landmarks at all (e.g. when about to write new ones).
   TORCH_ARG(bool, landmarks) = true;
+  // Also decode the face crops (the `face` column: the apex crop of `mer prepare`, the face
+  // crop of the MEGC2019 composite) into Dataset::faces and, where labels.csv has an
+  // `onset_face` column, the onset crops into Dataset::onsets: grey uint8, resized (area
+  // interpolation) to crop_side x crop_side when stored at another size. For models that
+  // look at the face images (ModelInfo::uses_crops); 253 CASME II clips take ~25 MB.
+  TORCH_ARG(bool, crops) = false;
+  TORCH_ARG(int64_t, crop_side) = 224;
 
  public:
   PreparedReadOptions() = default;

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "engine/batch_source.h"
 #include "engine/checkpoint.h"
 #include "engine/explain.h"
 #include "engine/loso.h"
@@ -121,14 +122,11 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
                       checkpoint.meta.at("class_names").dump() + " differ from the data's " +
                       nlohmann::json(dataset.class_names).dump());
     }
-    const auto idx = torch::tensor(recorded.samples, torch::kInt64);
-    torch::Tensor landmarks;
-    if (dataset.landmarks.defined()) landmarks = dataset.landmarks.index_select(0, idx);
     torch::NoGradGuard no_grad;
-    const auto probs =
-        torch::softmax(
-            checkpoint.model->forward({dataset.flows.index_select(0, idx), {}, landmarks}).logits, 1)
-            .contiguous();
+    const BatchSource source(dataset, torch::kCPU);
+    const auto batch =
+        source.gather(torch::tensor(recorded.samples, torch::kInt64), /*with_labels=*/false);
+    const auto probs = torch::softmax(checkpoint.model->forward(batch).logits, 1).contiguous();
     FoldOutcome now = recorded;
     const auto& expected = oracle ? recorded.last_epoch_predictions : recorded.predictions;
     for (size_t i = 0; i < recorded.samples.size(); ++i) {

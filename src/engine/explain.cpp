@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "engine/batch_source.h"
 
 namespace mer::engine {
 
@@ -39,9 +40,7 @@ nlohmann::json explain_fold(const models::ModelPtr& model, const data::Dataset& 
   const auto device = model->parameters().empty() ? torch::Device(torch::kCPU)
                                                   : model->parameters().front().device();
   const auto idx = torch::tensor(outcome.samples, torch::kInt64);
-  torch::Tensor landmarks;
-  if (dataset.landmarks.defined()) landmarks = dataset.landmarks.index_select(0, idx).to(device);
-  const auto out = model->forward({dataset.flows.index_select(0, idx).to(device), {}, landmarks});
+  const auto out = model->forward(BatchSource(dataset, device).gather(idx, /*with_labels=*/false));
   if (out.explain.empty()) return nullptr;
   nlohmann::json samples = nlohmann::json::array();
   for (size_t i = 0; i < outcome.samples.size(); ++i) {

@@ -58,6 +58,7 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
     j["landmarks_checksum"] = dataset.landmarks_checksum();
   }
   if (o.optimizer == "sgd") j["momentum"] = o.momentum;
+  if (o.lr_decay != 1.0) j["lr_decay"] = o.lr_decay;  // absent when constant: older runs resume
   if (o.protocol == Protocol::kInnerVal) {
     j["val_fraction"] = o.validation_fraction;
     j["patience"] = o.patience;

@@ -122,6 +122,7 @@ nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data
       {"data", run.data},
       {"data_checksum", run.data_checksum},
   };
+  if (o.lr_decay != 1.0) summary["training"]["lr_decay"] = o.lr_decay;
   if (o.protocol == Protocol::kInnerVal) {
     summary["training"]["val_fraction"] = o.validation_fraction;
     summary["training"]["patience"] = o.patience;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "engine/batch_source.h"
 #include "engine/metrics.h"
 #include "models/registry.h"
 #include "models/ststnet.h"
@@ -53,6 +54,10 @@ void TrainOptions::validate() const {
     throw ConfigError("--optimizer '" + optimizer + "': use adam, adamw or sgd");
   }
   if (weight_decay < 0.0) throw ConfigError("--weight-decay must be >= 0");
+  if (!(lr_decay > 0.0) || lr_decay > 1.0) throw ConfigError("--lr-decay must be in (0, 1]");
+  if (lr_decay != 1.0 && resolve_backend(*this) == "fused") {
+    throw ConfigError("--lr-decay is not supported by the fused STSTNet backend (use --backend torch)");
+  }
   if (momentum < 0.0 || momentum >= 1.0) throw ConfigError("--momentum must be in [0, 1)");
   if (class_weights != "none" && class_weights != "balanced") {
     throw ConfigError("--class-weights '" + class_weights + "': use none or balanced");
@@ -215,12 +220,13 @@ class TorchBackend : public Backend {
  public:
   TorchBackend(const data::Dataset& dataset, models::ModelPtr model, const TrainOptions& options,
                const std::vector<float>& class_weights)
-      : model_(std::move(model)), device_(options.device), batch_size_(options.batch_size) {
+      : model_(std::move(model)),
+        device_(options.device),
+        batch_size_(options.batch_size),
+        lr_decay_(options.lr_decay),
+        source_(dataset, device_) {
     model_->to(device_);
     optimizer_ = make_optimizer(model_, options);
-    flows_ = dataset.flows.to(device_);
-    labels_ = dataset.labels().to(device_);
-    if (dataset.landmarks.defined()) landmarks_ = dataset.landmarks.to(device_);
     if (!class_weights.empty()) weights_ = torch::tensor(class_weights).to(device_);
   }
 
@@ -231,8 +237,7 @@ class TorchBackend : public Backend {
     auto all = torch::tensor(order, torch::kInt64).to(device_);
     for (int64_t start = 0; start < all.size(0); start += batch_size_) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + batch_size_, all.size(0)));
-      models::Batch batch{flows_.index_select(0, idx), labels_.index_select(0, idx),
-                          landmarks_of(idx)};
+      const auto batch = source_.gather(idx, /*with_labels=*/true);
       auto out = model_->forward(batch);
       auto options = F::CrossEntropyFuncOptions();
       if (weights_.defined()) options.weight(weights_);
@@ -242,6 +247,11 @@ class TorchBackend : public Backend {
       loss.backward();
       optimizer_->step();
       total += loss.item<double>() * idx.size(0);
+    }
+    if (lr_decay_ != 1.0) {  // exponential decay, once per epoch
+      for (auto& group : optimizer_->param_groups()) {
+        group.options().set_lr(group.options().get_lr() * lr_decay_);
+      }
     }
     return total / std::max<size_t>(order.size(), 1);
   }
@@ -253,8 +263,8 @@ class TorchBackend : public Backend {
     auto all = torch::tensor(indices, torch::kInt64).to(device_);
     for (int64_t start = 0; start < all.size(0); start += kPredictChunk) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + kPredictChunk, all.size(0)));
-      parts.push_back(torch::softmax(
-          model_->forward({flows_.index_select(0, idx), {}, landmarks_of(idx)}).logits, 1));
+      parts.push_back(
+          torch::softmax(model_->forward(source_.gather(idx, /*with_labels=*/false)).logits, 1));
     }
     return torch::cat(parts).to(torch::kCPU).to(torch::kFloat32);
   }
@@ -263,12 +273,10 @@ class TorchBackend : public Backend {
   models::ModelPtr model_;
   torch::Device device_;
   int64_t batch_size_;
+  double lr_decay_;
+  BatchSource source_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  torch::Tensor landmarks_of(const torch::Tensor& idx) const {
-    return landmarks_.defined() ? landmarks_.index_select(0, idx) : torch::Tensor();
-  }
-
-  torch::Tensor flows_, labels_, landmarks_, weights_;
+  torch::Tensor weights_;
 };
 
 using StateSnapshot = std::vector<torch::Tensor>;

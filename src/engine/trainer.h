@@ -31,6 +31,7 @@ struct TrainOptions {
   int64_t batch_size = 256;
   std::string optimizer = "adam";  // adam | adamw | sgd
   double weight_decay = 0.0;
+  double lr_decay = 1.0;           // learning rate times this after every epoch (1 = constant)
   double momentum = 0.9;           // sgd only
   uint64_t seed = 1;
   std::string class_weights = "none";  // none | balanced (inverse class frequency of the fold)

@@ -12,6 +12,8 @@
 namespace mer::models {
 
 // One mini-batch as the engine hands it to a model.
+// Fields other than flow are optional: the engine fills them when the dataset has them
+// (engine/batch_source.h) and models that need them check for them.
 struct Batch {
   torch::Tensor flow;    // [B, 3, H, W] float32: onset->apex (u, v, strain) as in labels.csv
   torch::Tensor labels;  // [B] int64 class indices; undefined at inference
@@ -19,6 +21,9 @@ struct Batch {
   // on the device of `flow`; undefined when the dataset has none. Models that do not use
   // landmarks ignore it.
   torch::Tensor landmarks;
+  torch::Tensor onset;   // [B, 1, C, C] float32 0..255 grey aligned onset crop, or undefined
+  torch::Tensor face;    // [B, 1, C, C] float32 0..255 grey apex / face crop, or undefined
+  torch::Tensor aus;     // [B, 21] float32 0/1 ground-truth AU vector (data/action_units.h), or undefined
 };
 
 // What a forward pass returns.

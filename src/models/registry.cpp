@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "core/error.h"
+#include "models/cva_fpf.h"
 #include "models/dere_grl.h"
 #include "models/fr.h"
 #include "models/rrrn.h"
@@ -127,6 +128,60 @@ ModelPtr make_rrrn(const ModelConfig& config) {
   return std::make_shared<RRRNImpl>(o);
 }
 
+const std::vector<std::string> kCVAFPFKeys = {"input_size", "width", "input",  "au",
+                                             "au_weight",  "embed", "depths", "heads",
+                                             "window",     "dropout"};
+
+ModelPtr make_cva_fpf(const ModelConfig& config) {
+  reject_unknown(config, "cva-fpf", kCVAFPFKeys);
+  CVAFPFOptions o;
+  o.num_classes(config.num_classes)
+      .input_size(option_int(config, "input_size", o.input_size()))
+      .width(option_double(config, "width", o.width()))
+      .input(option_string(config, "input", o.input()))
+      .au(option_string(config, "au", o.au()))
+      .au_weight(option_double(config, "au_weight", o.au_weight()))
+      .embed(option_int(config, "embed", o.embed()))
+      .window(option_int(config, "window", o.window()))
+      .dropout(option_double(config, "dropout", o.dropout()));
+  if (config.options.count("depths")) o.depths(parse_int_list(config.options.at("depths"), "depths"));
+  if (config.options.count("heads")) o.heads(parse_int_list(config.options.at("heads"), "heads"));
+  return std::make_shared<CVAFPFImpl>(o);
+}
+
+std::string fit_cva_fpf(std::map<std::string, std::string>& options, const DataTraits& data) {
+  ModelConfig probe;
+  probe.options = options;
+  reject_unknown(probe, "cva-fpf", kCVAFPFKeys);
+  const bool crops = data.faces && data.onsets;
+  if (!options.count("input") || options.at("input") == "auto") options["input"] = crops ? "crops" : "flow";
+  if (!options.count("au")) options["au"] = CVAFPFOptions().au();
+  const auto& input = options.at("input");
+  const auto& au = options.at("au");
+  if (input == "crops" && !crops) {
+    throw ConfigError("cva-fpf input=crops: the data has no onset/apex crops (a `mer prepare` "
+                      "folder has them); use input=flow, the flow stand-in");
+  }
+  if (au != "none" && !data.aus) {
+    throw ConfigError("cva-fpf au=" + au + ": the data has no AU vectors (the au1..au45 columns "
+                      "of a `mer prepare` labels.csv); use au=none");
+  }
+  std::string line = "cva-fpf: input=" + input;
+  line += input == "crops" ? " (apex - onset of the aligned crops; FPF on both crops)"
+                           : std::string(" (STAND-IN: the flow map replaces apex - onset; FPF on ") +
+                                 (data.faces ? "the face crop)" : "the flow magnitude, no crop)");
+  line += ", au=" + au;
+  if (au == "oracle") {
+    line += " (ORACLE INPUT: the ground-truth AUs of the sheet, also for the TEST subject, as "
+            "published)";
+  } else if (au == "predicted") {
+    line += " (an AU head trained on the training subjects' AUs; its predictions are fused)";
+  } else if (au == "none") {
+    line += " (no AU input)";
+  }
+  return line;
+}
+
 }  // namespace
 
 const std::vector<ModelInfo>& model_registry() {
@@ -162,6 +217,16 @@ const std::vector<ModelInfo>& model_registry() {
        "side); region_dim=64; relation_attention=1 (RI beta from [region; face]); "
        "gcn_layers=2; dropout=0.5; region_drop=0.2 (training-time occlusion of each region)",
        make_rrrn, TrainingDefaults{25, 30, 1e-3, 64, "adam", 1e-4}, true},
+      {"cva-fpf",
+       "CVA + FPF + AU (ICLR 2024 submission): continuously vertical attention on apex - onset, "
+       "a Swin facial position focalizer on the crops, AU vector fused before the classifier",
+       "au=none (none|oracle|predicted; oracle = ground-truth AUs also at test time, as "
+       "published); input=auto (crops on `mer prepare` data, else flow: the flow map stands in "
+       "for apex - onset); input_size=112 [published 224]; width=0.25 [1]; embed=32 [128]; "
+       "depths=2,2,6; heads=1,2,4 [4,8,16]; window=7; au_weight=1 (predicted: AU loss weight); "
+       "dropout=0",
+       make_cva_fpf, TrainingDefaults{20, 10, 8e-4, 50, "adamw", 0.6, 0.987},
+       /*uses_landmarks=*/false, /*uses_crops=*/true, fit_cva_fpf},
   };
   return registry;
 }
@@ -177,6 +242,12 @@ const ModelInfo& find_model(const std::string& name) {
 
 ModelPtr make_model(const std::string& name, const ModelConfig& config) {
   return find_model(name).make(config);
+}
+
+std::string fit_model_to_data(const std::string& name, std::map<std::string, std::string>& options,
+                              const DataTraits& traits) {
+  const auto& info = find_model(name);
+  return info.fit_to_data ? info.fit_to_data(options, traits) : std::string();
 }
 
 }  // namespace mer::models

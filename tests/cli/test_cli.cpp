@@ -64,6 +64,10 @@ TEST(Cli, BadInvocationsFailWithAClearMessage) {
       {"loso --folds 999 --epochs 1", "--folds 999"},
       {"loso --backend fused --device cuda --epochs 1", "--device cuda"},
       {"synth --synth-subjects 1", "--synth-subjects"},
+      {"loso --lr-decay 1.5 --epochs 1", "--lr-decay"},
+      // The synthetic set has no AU vectors and no onset crops.
+      {"loso --model cva-fpf --model-opt au=oracle --epochs 1", "no AU vectors"},
+      {"loso --model cva-fpf --model-opt input=crops --epochs 1", "no onset/apex crops"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);
@@ -133,6 +137,23 @@ TEST(Cli, OptionsTakeEffect) {
 }
 
 // Folds shared among MPI ranks give exactly the figures of a one-process run.
+TEST(Cli, CvaFpfOnFlowOnlyDataSaysItUsesTheStandIn) {
+  const auto out = temp("cva");
+  const auto r = mer("loso --model cva-fpf --epochs 1 --folds 2 --batch-size 16 --synth-subjects 4 "
+                     "--synth-samples 6 --synth-size 16 --model-opt input_size=32 --model-opt window=2 "
+                     "--model-opt width=0.125 --model-opt embed=8 --model-opt depths=2,2,2 --quiet "
+                     "--out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("STAND-IN"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("au=none"), std::string::npos) << r.output;
+  const auto s = read_json(out / "summary.json");
+  EXPECT_EQ(s["model_options"]["input"], "flow");
+  EXPECT_EQ(s["model_options"]["au"], "none");
+  EXPECT_EQ(s["training"]["optimizer"], "adamw");  // the model's defaults
+  EXPECT_EQ(s["training"]["lr_decay"], 0.987);
+  fs::remove_all(out);
+}
+
 TEST(Cli, MpirunSharesFoldsAndMatchesOneProcess) {
 #ifndef MER_TEST_MPIRUN
   GTEST_SKIP() << "mer was built without MPI";

@@ -49,6 +49,24 @@ TEST(ActionUnits, VectorFollowsTheList) {
   EXPECT_TRUE(a.unparsed.empty());
 }
 
+// The bits the AU-fusion model (cva-fpf, au=oracle) receives for a sheet string: `mer
+// prepare` writes this vector as the au1..au45 columns, read back into Dataset::aus.
+TEST(ActionUnits, ModelInputBitsOfASheetString) {
+  const auto bits = [](const std::string& text) {
+    std::vector<int> on;
+    const auto a = parse_action_units(text);
+    for (int i = 0; i < kNumActionUnits; ++i) {
+      if (a.vector[i] == 1.0f) on.push_back(i);
+      else EXPECT_EQ(a.vector[i], 0.0f);
+    }
+    return on;
+  };
+  EXPECT_EQ(bits("AU1+2+R4"), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(bits("L12+R14A"), (std::vector<int>{8, 9}));
+  EXPECT_EQ(bits("4+7+43"), (std::vector<int>{2, 5}));  // AU43 is not in the 21
+  EXPECT_EQ(bits(""), (std::vector<int>{}));
+}
+
 TEST(ActionUnits, SidesIntensitiesAndPrefixes) {
   const auto a = parse_action_units("R12+L4");
   EXPECT_EQ(a.numbers, (std::vector<int>{4, 12}));

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "data/action_units.h"
 #include "data/prepared_io.h"
 #include "data/synthetic.h"
 
@@ -60,6 +61,46 @@ TEST_F(PreparedFolder, RoundTripIsExact) {
   EXPECT_TRUE(torch::equal(read.labels(), dataset_.labels()));
   EXPECT_EQ(read.checksum(), dataset_.checksum());
   EXPECT_EQ(read.samples[2].flow_path, dataset_.samples[2].flow_path);
+}
+
+TEST_F(PreparedFolder, CropsAndActionUnitsOfAPrepareFolder) {
+  // Without crops or AU columns: neither is read.
+  auto plain = read_prepared(dir_.string(), PreparedReadOptions().crops(true).crop_side(16));
+  EXPECT_FALSE(plain.onsets.defined());
+  EXPECT_FALSE(plain.aus.defined());
+  ASSERT_TRUE(plain.faces.defined());
+  EXPECT_EQ(plain.faces.sizes(), (std::vector<int64_t>{dataset_.size(), 16, 16}));  // resized
+  EXPECT_FALSE(read_prepared(dir_.string()).faces.defined());  // only when asked
+
+  // A `mer prepare` labels.csv: onset_face plus the 21 AU columns (here the onset crop is the
+  // face file again, and sample 0 has AU1, AU2 and AU4: the vector of "AU1+2+R4").
+  std::vector<std::string> lines = lines_;
+  lines[0] += ",onset_face";
+  for (int au : kActionUnitList) lines[0] += ",au" + std::to_string(au);
+  for (size_t r = 1; r < lines.size(); ++r) {
+    lines[r] += "," + dataset_.samples[r - 1].face_path;
+    for (int au : kActionUnitList) lines[r] += (r == 1 && (au == 1 || au == 2 || au == 4)) ? ",1" : ",0";
+  }
+  rewrite(lines);
+  const auto read = read_prepared(dir_.string(), PreparedReadOptions().crops(true).crop_side(32));
+  ASSERT_TRUE(read.onsets.defined());
+  EXPECT_TRUE(torch::equal(read.onsets, read.faces));
+  EXPECT_EQ(read.faces.sizes(), (std::vector<int64_t>{dataset_.size(), 32, 32}));
+  ASSERT_TRUE(read.aus.defined());
+  EXPECT_EQ(read.aus.sizes(), (std::vector<int64_t>{dataset_.size(), 21}));
+  EXPECT_EQ(read.aus[0].sum().item<float>(), 3.0f);
+  EXPECT_EQ(read.aus[0][0].item<float>(), 1.0f);  // AU1
+  EXPECT_EQ(read.aus[0][1].item<float>(), 1.0f);  // AU2
+  EXPECT_EQ(read.aus[0][2].item<float>(), 1.0f);  // AU4
+  EXPECT_EQ(read.aus.slice(0, 1).sum().item<float>(), 0.0f);
+  // select_parts keeps them.
+  const auto part = select_parts(read, read.parts());
+  EXPECT_TRUE(torch::equal(part.aus, read.aus));
+  EXPECT_TRUE(torch::equal(part.onsets, read.onsets));
+
+  lines[1].back() = '2';  // an AU value that is no bit
+  rewrite(lines);
+  expect_error({"labels.csv:2", "au45", "expected 0 or 1"});
 }
 
 TEST_F(PreparedFolder, MissingFolderAndLabelsFile) {
