@@ -68,7 +68,7 @@ TEST(CVAFPF, OutputShapesOnCropsAndOnTheFlowStandIn) {
   auto standin = small_model("none", "flow");
   standin->eval();
   EXPECT_EQ(standin->forward(flow_only).logits.sizes(), (std::vector<int64_t>{3, 5}));  // magnitude
-  Batch with_face{batch.flow, {}, {}, batch.face};
+  Batch with_face{batch.flow, {}, {}, {}, batch.face};  // flow, labels, landmarks, onset, face
   const auto a = standin->forward(with_face).logits;
   EXPECT_EQ(a.sizes(), (std::vector<int64_t>{3, 5}));
   EXPECT_FALSE(torch::allclose(a, standin->forward(flow_only).logits));  // the face is used
