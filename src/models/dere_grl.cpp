@@ -1,10 +1,9 @@
 #include "models/dere_grl.h"
 
 #include <cmath>
-#include <cstdio>
-#include <mutex>
 
 #include "core/error.h"
+#include "models/landmark_groups.h"
 
 namespace mer::models {
 
@@ -41,26 +40,6 @@ constexpr float kTemplate[kNodes][2] = {
     {0.6280f, 0.7600f}, {0.5700f, 0.7763f}, {0.5000f, 0.7830f}, {0.4300f, 0.7763f},
 };
 
-std::vector<int64_t> range(int64_t first, int64_t last) {
-  std::vector<int64_t> out;
-  for (int64_t i = first; i <= last; ++i) out.push_back(i);
-  return out;
-}
-
-std::vector<int64_t> concat(std::vector<int64_t> a, const std::vector<int64_t>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-void warn_template_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::fprintf(stderr,
-                 "dere-grl: the data has no landmarks; using the fixed template layout "
-                 "(models/dere_grl.h) for every sample. Find real ones with `mer landmarks`.\n");
-  });
-}
-
 }  // namespace
 
 void DeReGRLOptions::validate() const {
@@ -88,21 +67,23 @@ void DeReGRLOptions::validate() const {
 
 std::vector<FaceComponent> face_components(const std::string& partition) {
   if (partition == "fine") {
-    return {{"jaw", "jaw", range(0, 16)},
-            {"brow_left", "brows", range(17, 21)},
-            {"brow_right", "brows", range(22, 26)},
-            {"nose", "nose", range(27, 35)},
-            {"eye_left", "eyes", range(36, 41)},
-            {"eye_right", "eyes", range(42, 47)},
-            {"upper_lip", "mouth", concat(range(48, 54), range(60, 64))},
-            {"lower_lip", "mouth", concat(range(55, 59), range(65, 67))}};
+    return {{"jaw", "jaw", landmark_range(0, 16)},
+            {"brow_left", "brows", landmark_range(17, 21)},
+            {"brow_right", "brows", landmark_range(22, 26)},
+            {"nose", "nose", landmark_range(27, 35)},
+            {"eye_left", "eyes", landmark_range(36, 41)},
+            {"eye_right", "eyes", landmark_range(42, 47)},
+            {"upper_lip", "mouth",
+             concat_landmarks(landmark_range(48, 54), landmark_range(60, 64))},
+            {"lower_lip", "mouth",
+             concat_landmarks(landmark_range(55, 59), landmark_range(65, 67))}};
   }
   if (partition == "coarse") {
-    return {{"jaw", "jaw", range(0, 16)},
-            {"brows", "brows", range(17, 26)},
-            {"nose", "nose", range(27, 35)},
-            {"eyes", "eyes", range(36, 47)},
-            {"mouth", "mouth", range(48, 67)}};
+    return {{"jaw", "jaw", landmark_range(0, 16)},
+            {"brows", "brows", landmark_range(17, 26)},
+            {"nose", "nose", landmark_range(27, 35)},
+            {"eyes", "eyes", landmark_range(36, 47)},
+            {"mouth", "mouth", landmark_range(48, 67)}};
   }
   throw ConfigError("dere-grl: partition must be fine or coarse, got '" + partition + "'");
 }
@@ -219,7 +200,7 @@ Output DeReGRLImpl::forward(const Batch& batch) {
               "dere-grl expects landmarks of shape [B, 68, 2]");
     points = batch.landmarks.to(x.scalar_type());
   } else {
-    warn_template_once();
+    warn_template_landmarks_once("dere-grl", "models/dere_grl.h");
     points = template_landmarks_.unsqueeze(0).expand({b, kNodes, 2});
   }
   // Pixel centres -> grid_sample's normalised coordinates (align_corners = false).

@@ -1,11 +1,10 @@
 #include "models/rrrn.h"
 
 #include <cmath>
-#include <cstdio>
-#include <mutex>
 
 #include "core/error.h"
 #include "models/dere_grl.h"
+#include "models/landmark_groups.h"
 
 namespace mer::models {
 
@@ -16,26 +15,6 @@ namespace {
 constexpr int64_t kLandmarks = 68;
 // RoI-align: each grid cell is the mean of kSub x kSub bilinear samples.
 constexpr int64_t kSub = 2;
-
-std::vector<int64_t> range(int64_t first, int64_t last) {
-  std::vector<int64_t> out;
-  for (int64_t i = first; i <= last; ++i) out.push_back(i);
-  return out;
-}
-
-std::vector<int64_t> concat(std::vector<int64_t> a, const std::vector<int64_t>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-void warn_template_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::fprintf(stderr,
-                 "rrrn: the data has no landmarks; using the fixed template layout "
-                 "(models/rrrn.h) for every sample. Find real ones with `mer landmarks`.\n");
-  });
-}
 
 }  // namespace
 
@@ -56,14 +35,14 @@ void RRRNOptions::validate() const {
 
 const std::vector<RRRNRegion>& rrrn_regions() {
   static const std::vector<RRRNRegion> regions = {
-      {"face", range(0, 67)},
-      {"brow_eye_left", concat(range(17, 21), range(36, 41))},
-      {"brow_eye_right", concat(range(22, 26), range(42, 47))},
+      {"face", landmark_range(0, 67)},
+      {"brow_eye_left", concat_landmarks(landmark_range(17, 21), landmark_range(36, 41))},
+      {"brow_eye_right", concat_landmarks(landmark_range(22, 26), landmark_range(42, 47))},
       {"glabella", {21, 22, 27, 39, 42}},
-      {"nose", range(27, 35)},
+      {"nose", landmark_range(27, 35)},
       {"cheek_left", {1, 2, 3, 31, 40, 41, 48}},
       {"cheek_right", {13, 14, 15, 35, 46, 47, 54}},
-      {"mouth", range(48, 67)},
+      {"mouth", landmark_range(48, 67)},
       {"chin", {6, 7, 8, 9, 10, 57}},
   };
   return regions;
@@ -166,7 +145,7 @@ Output RRRNImpl::forward(const Batch& batch) {
               "rrrn expects landmarks of shape [B, 68, 2]");
     points = batch.landmarks.to(x.scalar_type());
   } else {
-    warn_template_once();
+    warn_template_landmarks_once("rrrn", "models/rrrn.h");
     points = template_landmarks_.unsqueeze(0).expand({b, kLandmarks, 2});
   }
   const auto boxes = rrrn_region_boxes(points, side, options_.margin(), options_.min_box())
