@@ -111,7 +111,7 @@ bool option_bool(const ModelConfig& config, const std::string& key, bool fallbac
 ModelPtr make_rrrn(const ModelConfig& config) {
   reject_unknown(config, "rrrn",
                  {"centering", "margin", "min_box", "channels", "grid", "region_dim",
-                  "relation_attention", "gcn_layers", "dropout", "region_drop"});
+                  "relation_attention", "gcn_layers", "dropout", "region_drop", "group_drop"});
   RRRNOptions o;
   o.num_classes(config.num_classes)
       .input_size(config.input_size)
@@ -124,7 +124,8 @@ ModelPtr make_rrrn(const ModelConfig& config) {
       .relation_attention(option_bool(config, "relation_attention", o.relation_attention()))
       .gcn_layers(option_int(config, "gcn_layers", o.gcn_layers()))
       .dropout(option_double(config, "dropout", o.dropout()))
-      .region_drop(option_double(config, "region_drop", o.region_drop()));
+      .region_drop(option_double(config, "region_drop", o.region_drop()))
+      .group_drop(option_double(config, "group_drop", o.group_drop()));
   return std::make_shared<RRRNImpl>(o);
 }
 
@@ -215,7 +216,8 @@ const std::vector<ModelInfo>& model_registry() {
        "centering=median (median|none); margin=0.04 and min_box=0.18 (region boxes, "
        "fractions of the side); channels=16 (backbone width); grid=3 (RoI cells per box "
        "side); region_dim=64; relation_attention=1 (RI beta from [region; face]); "
-       "gcn_layers=2; dropout=0.5; region_drop=0.2 (training-time occlusion of each region)",
+       "gcn_layers=2; dropout=0.5; region_drop=0.2 (training-time occlusion of each region); "
+       "group_drop=0 (training-time occlusion of the upper or lower half of the face)",
        make_rrrn, TrainingDefaults{25, 30, 1e-3, 64, "adam", 1e-4}, true},
       {"cva-fpf",
        "CVA + FPF + AU (ICLR 2024 submission): continuously vertical attention on apex - onset, "

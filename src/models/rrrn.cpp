@@ -31,14 +31,15 @@ void RRRNOptions::validate() const {
   if (gcn_layers() < 1 || gcn_layers() > 6) fail("gcn_layers must be in 1..6");
   if (!(dropout() >= 0.0) || dropout() >= 1.0) fail("dropout must be in [0, 1)");
   if (!(region_drop() >= 0.0) || region_drop() >= 1.0) fail("region_drop must be in [0, 1)");
+  if (!(group_drop() >= 0.0) || group_drop() >= 1.0) fail("group_drop must be in [0, 1)");
 }
 
 const std::vector<RRRNRegion>& rrrn_regions() {
   static const std::vector<RRRNRegion> regions = {
       {"face", landmark_range(0, 67)},
-      {"brow_eye_left", concat_landmarks(landmark_range(17, 21), landmark_range(36, 41))},
-      {"brow_eye_right", concat_landmarks(landmark_range(22, 26), landmark_range(42, 47))},
-      {"glabella", {21, 22, 27, 39, 42}},
+      {"brow_eye_left", concat_landmarks(landmark_range(17, 21), landmark_range(36, 41)), true},
+      {"brow_eye_right", concat_landmarks(landmark_range(22, 26), landmark_range(42, 47)), true},
+      {"glabella", {21, 22, 27, 39, 42}, true},
       {"nose", landmark_range(27, 35)},
       {"cheek_left", {1, 2, 3, 31, 40, 41, 48}},
       {"cheek_right", {13, 14, 15, 35, 46, 47, 54}},
@@ -151,11 +152,23 @@ Output RRRNImpl::forward(const Batch& batch) {
   const auto boxes = rrrn_region_boxes(points, side, options_.margin(), options_.min_box())
                          .to(x.scalar_type());  // [B, R, 4]
 
-  if (is_training() && options_.region_drop() > 0.0) {
+  const bool occlude_regions = options_.region_drop() > 0.0;
+  const bool occlude_half = options_.group_drop() > 0.0;
+  if (is_training() && (occlude_regions || occlude_half)) {
     // Bernoulli draws from the model's generator: dropout of ones is 0 where dropped.
-    const auto dropped =
-        (dropout(torch::ones({b, r - 1}, x.options()), options_.region_drop()) == 0)
-            .to(x.scalar_type());
+    const auto drawn = [&](int64_t n, double p) {
+      return (dropout(torch::ones({b, n}, x.options()), p) == 0).to(x.scalar_type());
+    };
+    auto dropped = occlude_regions ? drawn(r - 1, options_.region_drop())
+                                   : torch::zeros({b, r - 1}, x.options());  // [B, R-1]
+    if (occlude_half) {
+      std::vector<float> upper_flags;  // the non-face regions, 1 = upper half
+      for (int64_t i = 1; i < r; ++i) upper_flags.push_back(rrrn_regions()[static_cast<size_t>(i)].upper_face);
+      const auto upper = torch::tensor(upper_flags).to(x.options()).unsqueeze(0);  // [1, R-1]
+      const auto lower_half = drawn(1, 0.5);                                    // [B, 1]
+      const auto half = lower_half * (1.0 - upper) + (1.0 - lower_half) * upper;
+      dropped = torch::maximum(dropped, drawn(1, options_.group_drop()) * half);
+    }
     const auto coords = torch::arange(side, x.options());
     const auto sub = boxes.slice(1, 1, r);  // [B, R-1, 4]
     const auto inside_x = (coords.view({1, 1, 1, side}) >= sub.select(2, 0).unsqueeze(-1).unsqueeze(-1)) &

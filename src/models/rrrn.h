@@ -41,6 +41,12 @@
 //     independently zeroed in the centred input (its box set to "no motion") with this
 //     probability, drawn from the model's generator (ModelImpl::dropout), so that the RI
 //     module learns that a motionless, featureless region carries no evidence. 0 = off.
+//   - Training-time half-face occlusion (`group_drop`): with this probability per training
+//     sample, a whole half of the face is zeroed at once, the upper regions (brow_eye_left,
+//     brow_eye_right, glabella) or the lower ones (nose, cheeks, mouth, chin), each half
+//     equally likely. Real occluders hide such groups (glasses the upper, a mask the lower
+//     half), which independent region_drop almost never produces (0.2^5 for the five lower
+//     regions). Off by default: measured in docs/benchmarks.md (RRRN, occlusion).
 //
 // Explanations (Output::explain), per sample: "region_weights" [R] (w, sums to 1),
 // "region_boxes" [R, 4] (x0, y0, x1, y1 in flow-map pixels, pixel centres at integers) and
@@ -66,6 +72,7 @@ struct RRRNOptions {
   TORCH_ARG(int64_t, gcn_layers) = 2;            // RR: 1..6
   TORCH_ARG(double, dropout) = 0.5;              // before the classifier
   TORCH_ARG(double, region_drop) = 0.2;          // training-time occlusion per region
+  TORCH_ARG(double, group_drop) = 0.0;           // training-time occlusion of a face half
 
  public:
   void validate() const;  // throws ConfigError
@@ -76,6 +83,7 @@ struct RRRNOptions {
 struct RRRNRegion {
   std::string name;
   std::vector<int64_t> landmarks;
+  bool upper_face = false;  // the half `group_drop` hides with the brows and eyes
 };
 
 // The R = 9 regions, whole face first.

@@ -248,6 +248,62 @@ TEST(RRRN, OwnGeneratorMakesTrainingRandomnessReproducible) {
   EXPECT_TRUE(torch::equal(a->forward({x, {}, lm}).logits, a->forward({x, {}, lm}).logits));
 }
 
+TEST(RRRN, GroupDropHidesAWholeUpperOrLowerHalfOfTheFace) {
+  // With group_drop alone, a training forward zeroes every box of one half (the input's
+  // gradient is exactly 0 there) and no sample loses both halves or only a part of one.
+  const int64_t batch = 8;
+  torch::manual_seed(3);
+  RRRNOptions options;
+  options.region_drop(0.0).group_drop(0.75).centering("none").dropout(0.0);
+  RRRNImpl net(options);
+  net.train();
+  net.set_generator(make_cpu_generator(5));
+  const auto lm = jittered_landmarks(batch);
+  const auto flow = (torch::rand({batch, 3, 28, 28}) * 200.0 + 20.0).requires_grad_(true);
+  auto zero_gradient = [&]() {
+    flow.mutable_grad() = torch::Tensor();
+    net.forward({flow, {}, lm}).logits.pow(2).sum().backward();
+    return flow.grad().abs().sum(1) == 0;  // [B, 28, 28]
+  };
+  const auto zero_grad = zero_gradient();
+  net.eval();  // hides nothing: the pixels that get no gradient anyway (the RoI sampling)
+  const auto zero_grad_eval = zero_gradient();
+
+  const auto boxes = rrrn_region_boxes(lm, 28, options.margin(), options.min_box());
+  const auto coords = torch::arange(28).to(torch::kFloat32);
+  auto half_mask = [&](int64_t sample, bool upper) {
+    auto mask = torch::zeros({28, 28}, torch::kBool);
+    for (size_t i = 1; i < rrrn_regions().size(); ++i) {
+      if (rrrn_regions()[i].upper_face != upper) continue;
+      const auto box = boxes[sample][static_cast<int64_t>(i)];
+      const auto in_x = (coords >= box[0]) & (coords <= box[2]);
+      const auto in_y = (coords >= box[1]) & (coords <= box[3]);
+      mask = mask | (in_y.unsqueeze(1) & in_x.unsqueeze(0));
+    }
+    return mask;
+  };
+  int hidden_upper = 0, hidden_lower = 0;
+  for (int64_t i = 0; i < batch; ++i) {
+    const auto upper = half_mask(i, true), lower = half_mask(i, false);
+    const bool upper_hidden = zero_grad[i].masked_select(upper).all().item<bool>();
+    const bool lower_hidden = zero_grad[i].masked_select(lower).all().item<bool>();
+    EXPECT_FALSE(upper_hidden && lower_hidden) << "sample " << i;
+    // Nothing outside the hidden half is zeroed.
+    const auto hidden_half = upper_hidden ? upper : lower_hidden ? lower : torch::zeros_like(upper);
+    EXPECT_TRUE(torch::equal(zero_grad[i].masked_select(~hidden_half),
+                             zero_grad_eval[i].masked_select(~hidden_half)))
+        << "sample " << i;
+    hidden_upper += upper_hidden;
+    hidden_lower += lower_hidden;
+  }
+  // A fixed generator: this draw hides both kinds of half in the batch.
+  EXPECT_GT(hidden_upper, 0);
+  EXPECT_GT(hidden_lower, 0);
+  // The hidden halves are more than the pixels the model never reads.
+  EXPECT_GT(zero_grad.sum().item<int64_t>(), zero_grad_eval.sum().item<int64_t>());
+  EXPECT_THROW(RRRNImpl(RRRNOptions().group_drop(1.0)), ConfigError);
+}
+
 TEST(RRRN, TinyLosoOnTheSyntheticSetRuns) {
   namespace fs = std::filesystem;
   const auto dataset =
