@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/version.h"
+#include "data/dataset_cache.h"
 #include "data/landmarks_io.h"
 #include "data/prepared_io.h"
 #include "data/synthetic.h"
@@ -84,6 +85,14 @@ int run_synth(SynthArgs& synth, const std::string& out) {
 mer::data::Dataset load_dataset(const std::string& dir, const std::string& landmarks,
                                 SynthArgs& synth, const std::vector<std::string>& parts = {},
                                 bool crops = false) {
+  if (!dir.empty() && mer::data::is_dataset_cache(dir)) {
+    if (!landmarks.empty()) {
+      throw mer::ConfigError("--landmarks does not apply to a dataset cache (" + dir +
+                             "): it holds the landmarks given to `mer cache`");
+    }
+    auto dataset = mer::data::read_dataset_cache(dir);
+    return parts.empty() ? dataset : mer::data::select_parts(dataset, parts);
+  }
   if (!dir.empty()) {
     auto dataset = mer::data::read_prepared(
         dir, mer::data::PreparedReadOptions().landmarks_file(landmarks).crops(crops));
@@ -102,6 +111,7 @@ struct LosoArgs {
   std::string data, landmarks, out, protocol = "honest";
   std::vector<std::string> parts;
   int64_t epochs = 0;
+  bool list_folds = false;
   std::vector<std::string> model_opts;
   SynthArgs synth;
   CLI::App* command = nullptr;  // to tell flags the user gave from the model's defaults
@@ -132,6 +142,10 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   }
   const auto dataset = load_dataset(args.data, args.landmarks, args.synth, args.parts,
                                     mer::models::find_model(train.model).uses_crops);
+  if (args.list_folds) {  // e.g. to share the folds among processes by --folds
+    for (const auto& key : dataset.fold_keys()) std::printf("%s\n", key.c_str());
+    return 0;
+  }
   if (args.data.empty()) {
     args.loso.data_label = args.synth.label();
     args.loso.landmarks_label = "synthetic generator";
@@ -141,7 +155,10 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
   } else {
     args.loso.data_label = args.data;
     args.loso.landmarks_label =
-        args.landmarks.empty() ? args.data + "/" + mer::data::kLandmarksFile : args.landmarks;
+        mer::data::is_dataset_cache(args.data)
+            ? "dataset cache " + args.data
+            : (args.landmarks.empty() ? args.data + "/" + mer::data::kLandmarksFile
+                                      : args.landmarks);
     if (!args.parts.empty()) {
       std::string list;
       for (const auto& p : args.parts) list += (list.empty() ? "" : ",") + p;
@@ -176,6 +193,35 @@ int run_loso(LosoArgs& args, const mer::cli::MpiSession& mpi) {
     std::cerr << "rerun the same command to retry them; finished folds are kept\n";
     return 1;
   }
+  return 0;
+}
+
+struct CacheArgs {
+  std::string data, landmarks, out;
+  int64_t crop_side = 224;
+};
+
+// Decodes a prepared folder once (flows, face and onset crops, landmarks, AUs) into one file
+// that any build reads, also one without OpenCV (the GPU machine).
+int run_cache(const CacheArgs& args) {
+  if (std::filesystem::path(args.out).extension() != mer::data::kDatasetCacheExtension) {
+    throw mer::ConfigError("--out " + args.out + ": a dataset cache file name must end in " +
+                           mer::data::kDatasetCacheExtension);
+  }
+  const auto dataset = mer::data::read_prepared(
+      args.data, mer::data::PreparedReadOptions()
+                     .landmarks_file(args.landmarks)
+                     .crops(true)
+                     .crop_side(args.crop_side));
+  mer::data::write_dataset_cache(dataset, args.out);
+  const auto have = [](const torch::Tensor& t) { return t.defined() ? "yes" : "no"; };
+  std::printf("wrote %s: %lld samples of %zu folds, flows %lldx%lld, face crops %s, onset crops "
+              "%s, landmarks %s, AUs %s (%.1f MB); data checksum %s\n",
+              args.out.c_str(), static_cast<long long>(dataset.size()),
+              dataset.fold_keys().size(), static_cast<long long>(dataset.flow_side()),
+              static_cast<long long>(dataset.flow_side()), have(dataset.faces),
+              have(dataset.onsets), have(dataset.landmarks), have(dataset.aus),
+              std::filesystem::file_size(args.out) / 1e6, dataset.checksum().c_str());
   return 0;
 }
 
@@ -344,8 +390,9 @@ int main(int argc, char** argv) {
   loso_cmd->add_option("--model", train.model, "model name (see `mer models`)")
       ->capture_default_str()->group(g_train);
   loso_cmd->add_option("--data", loso.data,
-                       "prepared dataset folder (labels.csv + files); default: built-in synthetic")
-      ->check(CLI::ExistingDirectory)->group(g_data);
+                       "prepared dataset folder (labels.csv + files) or its `mer cache` file "
+                       "(.pt); default: built-in synthetic")
+      ->check(CLI::ExistingPath)->group(g_data);
   loso_cmd->add_option("--landmarks", loso.landmarks,
                        "landmarks file of --data (default DATA/landmarks.csv when present; "
                        "see `mer landmarks`); used by landmark models (dere-grl)")
@@ -399,6 +446,9 @@ int main(int argc, char** argv) {
   loso_cmd->add_option("--folds", loso.loso.folds,
                        "subset of folds: N (the first N) or keys like casme2/sub01,samm/006")
       ->group(g_run);
+  loso_cmd->add_flag("--list-folds", loso.list_folds,
+                     "print the data's fold keys (the values --folds takes) and exit")
+      ->group(g_run);
   loso_cmd->add_option("--threads", loso.loso.threads, "worker threads (0 = all cores)")
       ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_run);
   loso_cmd->add_option("--backend", train.backend,
@@ -416,14 +466,34 @@ int main(int argc, char** argv) {
       "  mpirun -np 4 --hostfile hosts mer loso --data DIR --out /shared/run   # folds over 4 "
       "processes");
 
+  CacheArgs cache;
+  auto* cache_cmd = app.add_subcommand(
+      "cache",
+      "Decode a prepared dataset once into one file (.pt) that `--data` takes instead of the "
+      "folder, also in a build without OpenCV (e.g. on a GPU machine)");
+  cache_cmd->add_option("--data", cache.data, "prepared dataset folder")
+      ->required()->check(CLI::ExistingDirectory);
+  cache_cmd->add_option("--landmarks", cache.landmarks,
+                        "landmarks file to include (default DATA/landmarks.csv when present)")
+      ->check(CLI::ExistingFile);
+  cache_cmd->add_option("--crop-side", cache.crop_side,
+                        "side the face and onset crops are stored at")
+      ->capture_default_str()->check(CLI::Range(8, 1024));
+  cache_cmd->add_option("--out", cache.out, "cache file to write (name ending in .pt)")
+      ->required();
+  cache_cmd->footer(
+      "Example: mer cache --data data/casme2-5class --out data/casme2-5class.pt\n"
+      "         mer loso --model cva-fpf --data data/casme2-5class.pt --device cuda");
+
   EvaluateArgs evaluate;
   auto* evaluate_cmd = app.add_subcommand(
       "evaluate", "Re-predict every fold of a finished LOSO run from its checkpoints");
   evaluate_cmd->add_option("--run", evaluate.run, "output folder of `mer loso`")
       ->required()->check(CLI::ExistingDirectory);
   evaluate_cmd->add_option("--data", evaluate.data,
-                           "the prepared dataset the run used (default: built-in synthetic)")
-      ->check(CLI::ExistingDirectory);
+                           "the prepared dataset (folder or `mer cache` file) the run used "
+                           "(default: built-in synthetic)")
+      ->check(CLI::ExistingPath);
   evaluate_cmd->add_option("--landmarks", evaluate.landmarks,
                            "the landmarks file the run used (default DATA/landmarks.csv when "
                            "present)")
@@ -451,8 +521,9 @@ int main(int argc, char** argv) {
   explain_cmd->add_option("--run", explain.run, "output folder of `mer loso`")
       ->required()->check(CLI::ExistingDirectory);
   explain_cmd->add_option("--data", explain.data,
-                          "the prepared dataset the run used (default: built-in synthetic)")
-      ->check(CLI::ExistingDirectory);
+                          "the prepared dataset (folder or `mer cache` file) the run used "
+                          "(default: built-in synthetic)")
+      ->check(CLI::ExistingPath);
   explain_cmd->add_option("--landmarks", explain.landmarks,
                           "the landmarks file the run used (default DATA/landmarks.csv when "
                           "present)")
@@ -505,6 +576,7 @@ int main(int argc, char** argv) {
     if (synth_cmd->parsed()) return run_synth(synth, synth_out);
     if (loso_cmd->parsed()) return run_loso(loso, mpi);
     if (evaluate_cmd->parsed()) return run_evaluate(evaluate);
+    if (cache_cmd->parsed()) return run_cache(cache);
 #ifdef MER_WITH_VISION
     if (explain_cmd->parsed()) return run_explain(explain);
     if (landmarks_cmd->parsed()) return run_landmarks(landmarks);

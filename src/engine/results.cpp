@@ -95,6 +95,8 @@ nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data
     per_dataset[part] = {{"uf1", m.uf1}, {"uar", m.uar}, {"accuracy", m.accuracy}, {"n", m.n}};
   }
   const auto& o = run.options;
+  double fold_seconds = 0;
+  for (const auto& outcome : outcomes) fold_seconds += outcome.seconds;
   nlohmann::json summary = {
       {"version", kResultsVersion},
       {"mer_version", kVersion},
@@ -116,6 +118,9 @@ nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data
       {"confusion", overall.confusion},
       {"class_names", dataset.class_names},
       {"seconds", run.seconds},
+      // Training time of all its folds, whichever process or earlier run trained them (a
+      // resumed or shared run's own `seconds` covers only what it did itself).
+      {"fold_seconds", fold_seconds},
       {"training", {{"lr", o.lr}, {"batch_size", o.batch_size}, {"optimizer", o.optimizer},
                     {"weight_decay", o.weight_decay}, {"class_weights", o.class_weights},
                     {"backend", run.backend}, {"device", o.device}, {"threads", run.threads}}},
@@ -170,7 +175,11 @@ std::string format_summary_table(const nlohmann::json& s) {
       << (oracle ? "ORACLE" : s.at("protocol").get<std::string>()) << ", "
       << s.at("epochs").get<int64_t>() << " epochs, seed " << s.at("seed").get<uint64_t>()
       << ", " << s.at("folds").get<int64_t>() << "/" << s.at("folds_total").get<int64_t>()
-      << " folds, " << format_duration(s.at("seconds").get<double>()) << "\n";
+      << " folds, " << format_duration(s.at("seconds").get<double>());
+  if (s.contains("fold_seconds")) {
+    out << " (fold training " << format_duration(s.at("fold_seconds").get<double>()) << ")";
+  }
+  out << "\n";
   out << "  " << s.at("protocol_note").get<std::string>() << "\n";
   std::snprintf(line, sizeof line, "  %-10s %5s  %7s  %7s  %8s\n", "part", "n", "UF1", "UAR",
                 "accuracy");

@@ -118,6 +118,48 @@ TEST(Cli, SynthThenLosoThenResume) {
   fs::remove_all(out);
 }
 
+// A run on the cache of a folder is the run on the folder: same data checksum, so it resumes
+// the folder's finished folds and its checkpoints evaluate against either.
+TEST(Cli, CacheStandsInForItsPreparedFolder) {
+  const auto data = temp("cache-data"), out = temp("cache-out");
+  const auto cache = temp("cache") / "synth.pt";
+  auto r = mer("synth --out " + data.string() + " --synth-subjects 3 --synth-samples 6");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = mer("cache --data " + data.string() + " --out " + cache.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(" samples of 3 folds"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("landmarks yes"), std::string::npos) << r.output;
+  r = mer("cache --data " + data.string() + " --out " + (cache.parent_path() / "synth.bin").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("must end in .pt"), std::string::npos) << r.output;
+
+  const std::string train = " --model dere-grl --epochs 2 --batch-size 8 --quiet --out ";
+  r = mer("loso --data " + data.string() + train + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto summary = read_json(out / "summary.json");
+  r = mer("loso --data " + cache.string() + train + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto resumed = read_json(out / "summary.json");
+  EXPECT_EQ(resumed["resumed_folds"], 3) << r.output;
+  EXPECT_EQ(resumed["uf1"], summary["uf1"]);
+  // The folds' training time is kept when a later run only collects them.
+  EXPECT_GT(summary["fold_seconds"].get<double>(), 0.0);
+  EXPECT_EQ(resumed["fold_seconds"], summary["fold_seconds"]);
+  r = mer("evaluate --run " + out.string() + " --data " + cache.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("every prediction matches"), std::string::npos) << r.output;
+  // Trained from scratch on the cache: the same figures as on the folder.
+  const auto fresh = temp("cache-fresh");
+  r = mer("loso --data " + cache.string() + train + fresh.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_json(fresh / "summary.json")["uf1"], summary["uf1"]);
+  r = mer("loso --data " + cache.string() + " --landmarks " + (data / "landmarks.csv").string() +
+          train + fresh.string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("does not apply to a dataset cache"), std::string::npos) << r.output;
+  for (const auto& p : {data, out, fresh, cache.parent_path()}) fs::remove_all(p);
+}
+
 TEST(Cli, OptionsTakeEffect) {
   const auto out = temp("opts");
   const auto r = mer("loso --synth-subjects 4 --synth-samples 5 --epochs 2 --folds 2 "
