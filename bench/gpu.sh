@@ -9,7 +9,8 @@
 #                 4,8,16, batch 50) on CASME II 5-class, au=oracle, --protocol oracle (which
 #                 also records the honest last epoch), all 26 folds;
 #   cva-megc2019  CVA+FPF at mer's defaults (112 px, width 0.25, embed 32) on the MEGC2019
-#                 composite (flow stand-in, au=none), honest protocol, all 68 folds.
+#                 composite (flow stand-in, au=none), honest protocol, all 68 folds;
+#   dere          DeRe-GRL variants on the MEGC2019 composite (see below).
 # Each CVA+FPF task shares its folds among PROCS processes on the one GPU and trains as many
 # epochs (at most its cap: 100 as published, 20 = mer's default) as fit the time left after
 # a timed 2-epoch probe. Data reaches the machine as dataset caches (`mer cache`):
@@ -56,6 +57,28 @@ if [ -z "$MER_BIN" ]; then
   MER_BIN=build-gpu/mer
 fi
 mer=$MER_BIN
+
+# LOSO over all folds of DATA shared by N processes (fold i to process i mod N), then the
+# pooled summary. Args: NAME N mer-loso-options (data, model, epochs, ...).
+shared_loso() {
+  local name=$1 n=$2
+  shift 2
+  local folds p i pids=()
+  mapfile -t folds < <($mer loso "$@" --list-folds)
+  local threads=$(( $(nproc) / n )); (( threads < 1 )) && threads=1
+  local t0=$(date +%s)
+  for p in $(seq 0 $((n - 1))); do
+    local mine=""
+    for ((i = p; i < ${#folds[@]}; i += n)); do mine+="${mine:+,}${folds[$i]}"; done
+    $mer loso "$@" --threads $threads --folds "$mine" --out "$WORK/$name" \
+      > "$WORK/$name-$p.log" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  log "$name: ${#folds[@]} folds in $(( $(date +%s) - t0 )) s wall with $n processes"
+  $mer loso "$@" --threads $threads --out "$WORK/$name" > "$WORK/$name-summary.log" 2>&1
+  tee -a "$OUT/log.txt" < "$WORK/$name-summary.log"
+}
 
 # LOSO of one model over all folds of DATA, shared by PROCS processes, epochs fitted to the
 # time left (at most CAP). Args: NAME DATA CAP RESERVE_S mer-loso-options...
@@ -126,6 +149,18 @@ if [[ " $TASKS " == *" cva-megc2019 "* ]]; then
   read -r -a megc_size_opts <<< "$CVA_MEGC_SIZE"
   cva_task cva-megc2019-112 .gpu/megc2019.pt 20 45 --model cva-fpf --model-opt au=none \
     "${megc_size_opts[@]}"
+fi
+if [[ " $TASKS " == *" dere "* ]]; then
+  # DeRe-GRL variants (issue 6), side by side: class-balanced loss; inner-validation epoch
+  # choice (15% of each fold's training subjects held out, up to 60 epochs). Needs the cache
+  # with landmarks: build/mer cache --data ../shared/data/megc2019 --landmarks
+  # runs/megc2019-landmarks.csv --crop-side 28 --out .gpu/megc2019-landmarks.pt
+  dere=(--model dere-grl --data .gpu/megc2019-landmarks.pt --device "$DEVICE" --seed 1 --quiet)
+  shared_loso dere-balanced $(( PROCS / 2 )) "${dere[@]}" --class-weights balanced \
+    --epochs "${DERE_EPOCHS:-30}" &
+  shared_loso dere-innerval $(( PROCS / 2 )) "${dere[@]}" --protocol inner-val \
+    --epochs "${DERE_EPOCHS:-60}" --patience 15 &
+  wait
 fi
 [ -n "$fr_pid" ] && wait "$fr_pid"
 finish
