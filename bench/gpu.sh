@@ -114,21 +114,7 @@ EOF
   local epochs
   epochs=$(python3 -c "import math;print(max(1, min($cap, math.floor(($(left) - $reserve) / ($rounds * $per_epoch * 1.1)))))")
   log "$name: probe $per_epoch s per epoch with $PROCS processes; ${#folds[@]} folds x $epochs epochs"
-  pids=()
-  for p in $(seq 0 $((PROCS - 1))); do
-    local mine="" i
-    for ((i = p; i < ${#folds[@]}; i += PROCS)); do mine+="${mine:+,}${folds[$i]}"; done
-    $mer loso "${opts[@]}" --epochs "$epochs" --threads $threads --folds "$mine" \
-      --out "$WORK/$name" > "$WORK/$name-$p.log" 2>&1 &
-    pids+=($!)
-  done
-  local t0=$(date +%s)
-  wait "${pids[@]}"
-  log "$name: ${#folds[@]} folds x $epochs epochs in $(( $(date +%s) - t0 )) s wall with $PROCS processes"
-  # Every fold is finished now: this resumes all of them and writes the pooled summary.
-  $mer loso "${opts[@]}" --epochs "$epochs" --threads $threads --out "$WORK/$name" \
-    > "$WORK/$name-summary.log" 2>&1
-  tee -a "$OUT/log.txt" < "$WORK/$name-summary.log"
+  shared_loso "$name" "$PROCS" "${opts[@]}" --epochs "$epochs"
 }
 
 fr_pid=""
