@@ -835,6 +835,16 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   }
 
   std::string labels = label_csv_header() + "\n";
+  // The onset landmarks of every prepared clip, also gathered into the folder's landmarks.csv
+  // (the format of data/landmarks_io.h, written here by hand: this library has no LibTorch),
+  // so that landmark-based models place their nodes and regions on each clip's own face
+  // without a `mer landmarks` pass over the crops.
+  std::string landmark_csv = "dataset,subject,sample,face_size";
+  for (int k = 0; k < face::kNumLandmarks; ++k) {
+    landmark_csv += ",x" + std::to_string(k) + ",y" + std::to_string(k);
+  }
+  landmark_csv += ",source\n";
+  const std::string crop_side = std::to_string(options.preprocessing().alignment().output_size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     const auto& o = outcomes[i];
     const auto& s = jobs[i].sample;
@@ -864,6 +874,22 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
                                     s.clip.action_units.text};
     for (float v : s.clip.action_units.vector) row.push_back(v > 0 ? "1" : "0");
     labels += csv::join(row) + "\n";
+    const json& points = r.at("landmarks");
+    if (points.size() != static_cast<size_t>(face::kNumLandmarks)) {
+      throw DataError((out / "clips" / (jobs[i].key + ".json")).string() + ": " +
+                      std::to_string(points.size()) + " landmarks in the clip record, expected " +
+                      std::to_string(face::kNumLandmarks));
+    }
+    std::vector<std::string> lm = {s.dataset, s.subject, s.sample, crop_side};
+    for (const auto& p : points) {
+      char x[32], y[32];
+      std::snprintf(x, sizeof x, "%.2f", p.at(0).get<double>());
+      std::snprintf(y, sizeof y, "%.2f", p.at(1).get<double>());
+      lm.push_back(x);
+      lm.push_back(y);
+    }
+    lm.push_back("onset");
+    landmark_csv += csv::join(lm) + "\n";
   }
   if (options.only().empty()) {
     for (const auto& row : sheet.skipped) report.skipped.push_back(from_sheet_row(options.dataset(), row));
@@ -889,6 +915,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
     throw DataError("prepare: none of the " + std::to_string(report.selected) +
                     " selected clips could be prepared; see " + (out / "skipped.csv").string());
   }
+  write_text_atomic(out / "landmarks.csv", landmark_csv);
   write_text_atomic(out / "labels.csv", labels);
   return report;
 }

@@ -21,6 +21,10 @@
 //   face/<key>.jpg   aligned apex crop (crop_size square; grey unless colour crops)
 //   onset/<key>.jpg  aligned onset crop, same alignment
 //   landmarks/<key>.csv  68 rows x,y: onset landmarks in crop coordinates (iBUG 300-W order)
+//   landmarks.csv    the same points of every clip in labels.csv, one row each, in the format
+//                    of data/landmarks_io.h (face_size = the crop side, source "onset"):
+//                    read_prepared loads it, so landmark models (DeRe-GRL, RRRN) place their
+//                    nodes and regions on each clip's own face. Rewritten with labels.csv
 //   occlusion/<key>.png  only for frames occluded by `mer occlude` (a ROOT/occlusion/<key>.png
 //                        beside the frames): the clip's coverage mask (255 = occluded) warped
 //                        through the clip's alignment and resized to the flow map. Such clips

@@ -94,6 +94,15 @@ TEST(RealDataPrepare, SixClipsGiveAPreparedSetThatReadPreparedReads) {
   double eye_y = 0;
   for (size_t i = 37; i <= 48; ++i) eye_y += std::stod(landmarks[i][1]) / 12;
   EXPECT_NEAR(eye_y, 0.31 * 224, 3.0);
+  // The folder's landmarks.csv gives read_prepared each clip's own points, scaled from the
+  // 224 crop to the 28 flow map (x_flow = (x + 0.5) * 28 / 224 - 0.5).
+  ASSERT_TRUE(dataset.landmarks.defined());
+  ASSERT_EQ(dataset.landmarks.sizes(), (std::vector<int64_t>{6, 68, 2}));
+  for (size_t i = 1; i < landmarks.size(); ++i) {
+    const int64_t k = static_cast<int64_t>(i) - 1;
+    EXPECT_NEAR(dataset.landmarks[0][k][0].item<float>(), (std::stod(landmarks[i][0]) + 0.5) / 8 - 0.5, 0.01);
+    EXPECT_NEAR(dataset.landmarks[0][k][1].item<float>(), (std::stod(landmarks[i][1]) + 0.5) / 8 - 0.5, 0.01);
+  }
   EXPECT_TRUE(fs::exists(out / "manifest.json"));
   EXPECT_TRUE(fs::exists(out / "clips/casme2_sub01_EP02_01f.json"));
   EXPECT_EQ(testing::read_csv_rows(out / "skipped.csv").size(), 1u);  // the header only
