@@ -66,6 +66,13 @@ class ModelImpl : public torch::nn::Module {
     return x * keep / (1.0 - p);
   }
 
+  // Uniform [0, 1) numbers of `like`'s shape and options, from the model's generator when it
+  // has one and the tensor is on the CPU (for training-time augmentations inside a model).
+  torch::Tensor uniform_like(const torch::Tensor& like) {
+    if (!generator_.defined() || !like.device().is_cpu()) return torch::rand_like(like);
+    return torch::empty_like(like).uniform_(0.0, 1.0, generator_);
+  }
+
  private:
   at::Generator generator_;
 };

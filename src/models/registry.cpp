@@ -111,7 +111,8 @@ bool option_bool(const ModelConfig& config, const std::string& key, bool fallbac
 ModelPtr make_rrrn(const ModelConfig& config) {
   reject_unknown(config, "rrrn",
                  {"centering", "margin", "min_box", "channels", "grid", "region_dim",
-                  "relation_attention", "gcn_layers", "dropout", "region_drop", "group_drop"});
+                  "relation_attention", "gcn_layers", "dropout", "region_drop", "group_drop",
+                  "visibility", "visibility_weight"});
   RRRNOptions o;
   o.num_classes(config.num_classes)
       .input_size(config.input_size)
@@ -125,8 +126,24 @@ ModelPtr make_rrrn(const ModelConfig& config) {
       .gcn_layers(option_int(config, "gcn_layers", o.gcn_layers()))
       .dropout(option_double(config, "dropout", o.dropout()))
       .region_drop(option_double(config, "region_drop", o.region_drop()))
-      .group_drop(option_double(config, "group_drop", o.group_drop()));
+      .group_drop(option_double(config, "group_drop", o.group_drop()))
+      .visibility(option_string(config, "visibility", o.visibility()))
+      .visibility_weight(option_double(config, "visibility_weight", o.visibility_weight()));
   return std::make_shared<RRRNImpl>(o);
+}
+
+// visibility=auto (or absent): "appearance" when the data has face crops, else "none".
+std::string fit_rrrn(std::map<std::string, std::string>& options, const DataTraits& data) {
+  auto it = options.find("visibility");
+  if (it == options.end() || it->second == "auto") {
+    options["visibility"] = data.faces ? "appearance" : "none";
+    return data.faces ? "rrrn: visibility=appearance (region weights also from the face crops)"
+                      : "rrrn: visibility=none (the data has no face crops)";
+  }
+  if (it->second == "appearance" && !data.faces) {
+    throw ConfigError("rrrn visibility=appearance: the data has no face crops");
+  }
+  return "";
 }
 
 const std::vector<std::string> kCVAFPFKeys = {"input_size", "width", "input",  "au",
@@ -217,8 +234,11 @@ const std::vector<ModelInfo>& model_registry() {
        "fractions of the side); channels=16 (backbone width); grid=3 (RoI cells per box "
        "side); region_dim=64; relation_attention=1 (RI beta from [region; face]); "
        "gcn_layers=2; dropout=0.5; region_drop=0.2 (training-time occlusion of each region); "
-       "group_drop=0 (training-time occlusion of the upper or lower half of the face)",
-       make_rrrn, TrainingDefaults{25, 30, 1e-3, 64, "adam", 1e-4}, true},
+       "group_drop=0 (training-time occlusion of the upper or lower half of the face); "
+       "visibility=auto (appearance: region weights also from the face crop, trained on "
+       "painted-over regions; none; auto = appearance when the data has face crops); "
+       "visibility_weight=1 (auxiliary visibility loss)",
+       make_rrrn, TrainingDefaults{25, 30, 1e-3, 64, "adam", 1e-4}, true, true, fit_rrrn},
       {"cva-fpf",
        "CVA + FPF + AU (ICLR 2024 submission): continuously vertical attention on apex - onset, "
        "a Swin facial position focalizer on the crops, AU vector fused before the classifier",

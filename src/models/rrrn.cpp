@@ -32,6 +32,10 @@ void RRRNOptions::validate() const {
   if (!(dropout() >= 0.0) || dropout() >= 1.0) fail("dropout must be in [0, 1)");
   if (!(region_drop() >= 0.0) || region_drop() >= 1.0) fail("region_drop must be in [0, 1)");
   if (!(group_drop() >= 0.0) || group_drop() >= 1.0) fail("group_drop must be in [0, 1)");
+  if (visibility() != "none" && visibility() != "appearance") {
+    fail("visibility must be none or appearance");
+  }
+  if (!(visibility_weight() >= 0.0)) fail("visibility_weight must be >= 0");
 }
 
 const std::vector<RRRNRegion>& rrrn_regions() {
@@ -93,6 +97,14 @@ RRRNImpl::RRRNImpl(const RRRNOptions& options) : options_(options) {
   if (options_.relation_attention()) {
     relation_attention = register_module("relation_attention", torch::nn::Linear(2 * d, 1));
   }
+  if (options_.visibility() == "appearance") {
+    appearance1 = register_module(
+        "appearance1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).stride(2).padding(1)));
+    appearance2 = register_module(
+        "appearance2", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 16, 3).stride(2).padding(1)));
+    appearance_embed = register_module("appearance_embed", torch::nn::Linear(16 * g * g, 16));
+    visibility_head = register_module("visibility_head", torch::nn::Linear(16, 1));
+  }
   region_embedding = register_parameter("region_embedding", torch::randn({r, d}) * 0.1);
   relation_logits = register_parameter("relation_logits", torch::zeros({options_.gcn_layers(), r, r}));
   gcn = register_module("gcn", torch::nn::ModuleList());
@@ -120,7 +132,7 @@ nlohmann::json RRRNImpl::explain_info() const {
     names.push_back(region.name);
   }
   return {{"regions", regions},
-          {"labels", {{"region_weights", names}, {"region_boxes", names}}},
+          {"labels", {{"region_weights", names}, {"region_boxes", names}, {"region_visibility", names}}},
           {"box_space", "flow-map pixels (x0, y0, x1, y1), pixel centres at integers; "
                         "region 0 (face) is the whole map"},
           {"landmark_space", "flow-map pixels, pixel centres at integers"}};
@@ -152,6 +164,19 @@ Output RRRNImpl::forward(const Batch& batch) {
   const auto boxes = rrrn_region_boxes(points, side, options_.margin(), options_.min_box())
                          .to(x.scalar_type());  // [B, R, 4]
 
+  const bool use_appearance = options_.visibility() == "appearance";
+  torch::Tensor appearance;  // [B, 1, 4S, 4S] standardised grey crop (visibility=appearance)
+  if (use_appearance) {
+    MER_CHECK(batch.face.defined() && batch.face.dim() == 4 && batch.face.size(0) == b &&
+                  batch.face.size(1) == 1,
+              "rrrn visibility=appearance needs the face crops [B, 1, C, C] (prepared data "
+              "with face/ images; or --model-opt visibility=none)");
+    const int64_t a = 4 * side;
+    appearance = F::adaptive_avg_pool2d(batch.face.to(x.scalar_type()),
+                                        F::AdaptiveAvgPool2dFuncOptions({a, a}));
+  }
+  torch::Tensor painted;  // [B, 1, 4S, 4S] 1 where training-time occlusion painted the crop
+
   const bool occlude_regions = options_.region_drop() > 0.0;
   const bool occlude_half = options_.group_drop() > 0.0;
   if (is_training() && (occlude_regions || occlude_half)) {
@@ -179,6 +204,40 @@ Output RRRNImpl::forward(const Batch& batch) {
                          dropped.view({b, r - 1, 1, 1}))
                             .amax(1, /*keepdim=*/true);  // [B, 1, H, W]
     x = x * (1.0 - hidden);
+    if (use_appearance) {
+      // The same boxes (and more) on the crop's grid (4 crop pixels per flow pixel), painted with a flat
+      // grey of random level and noise of random strength: what a mask, sunglasses or a
+      // block look like to the appearance branch.
+      const int64_t a = appearance.size(-1);
+      const auto fine = (torch::arange(a, x.options()) + 0.5) * (static_cast<double>(side) / a) - 0.5;
+      const auto in_x = (fine.view({1, 1, 1, a}) >= sub.select(2, 0).unsqueeze(-1).unsqueeze(-1)) &
+                        (fine.view({1, 1, 1, a}) <= sub.select(2, 2).unsqueeze(-1).unsqueeze(-1));
+      const auto in_y = (fine.view({1, 1, a, 1}) >= sub.select(2, 1).unsqueeze(-1).unsqueeze(-1)) &
+                        (fine.view({1, 1, a, 1}) <= sub.select(2, 3).unsqueeze(-1).unsqueeze(-1));
+      painted = ((in_x & in_y).to(x.scalar_type()) * dropped.view({b, r - 1, 1, 1}))
+                    .amax(1, /*keepdim=*/true);  // [B, 1, A, A]
+      // Real occluders are not flat: a mask has folds and shading, glasses have frames and
+      // reflections. So the paint is a random level, a random linear shading across the crop
+      // (up to +-48 grey levels) and smooth noise (random strength up to 24, on a grid 8x
+      // coarser than the crop), plus fine noise up to 4.
+      const auto rand4 = [&](int64_t n) { return uniform_like(torch::empty({b, n, 1, 1}, x.options())); };
+      const auto level = rand4(1) * 255.0;
+      const auto slope = (rand4(2) - 0.5) * 96.0;
+      const auto ramp = torch::arange(a, x.options()) / static_cast<double>(a) - 0.5;
+      const auto shading = slope.select(1, 0).unsqueeze(1) * ramp.view({1, 1, 1, a}) +
+                           slope.select(1, 1).unsqueeze(1) * ramp.view({1, 1, a, 1});
+      const int64_t coarse = std::max<int64_t>(a / 8, 2);
+      const auto smooth =
+          F::interpolate((uniform_like(torch::empty({b, 1, coarse, coarse}, x.options())) - 0.5) * 2.0,
+                         F::InterpolateFuncOptions()
+                             .size(std::vector<int64_t>{a, a})
+                             .mode(torch::kBilinear)
+                             .align_corners(false)) *
+          (rand4(1) * 24.0);
+      const auto fine_noise = (uniform_like(appearance) - 0.5) * 2.0 * (rand4(1) * 4.0);
+      const auto paint = (level + shading + smooth + fine_noise).clamp(0.0, 255.0);
+      appearance = appearance * (1.0 - painted) + paint * painted;
+    }
   }
 
   // Backbone.
@@ -198,15 +257,50 @@ Output RRRNImpl::forward(const Batch& batch) {
   roi = F::avg_pool2d(roi, F::AvgPool2dFuncOptions(kSub).stride(kSub));  // [B, 2C, R*g, g]
   const int64_t ch = roi.size(1);
   roi = roi.view({b, ch, r, g, g}).permute({0, 2, 1, 3, 4}).reshape({b, r, ch * g * g});
-  const auto f = torch::relu(region_embed(roi));  // [B, R, D]
-  const auto face = f.select(1, 0);               // [B, D]
+  auto f = torch::relu(region_embed(roi));  // [B, R, D]
+
+  torch::Tensor visibility, aux_loss;  // [B, R]; scalar in training with painted crops
+  if (use_appearance) {
+    // A fixed scaling, not a per-sample standardisation: an occluder changes the crop's mean
+    // and spread, which would shift every region's appearance, not only the hidden ones'.
+    const auto z = appearance / 127.5 - 1.0;
+    const auto amap = torch::relu(appearance2(torch::relu(appearance1(z))));  // [B, 16, S, S]
+    auto aroi = F::grid_sample(amap, grid,
+                               F::GridSampleFuncOptions()
+                                   .mode(torch::kBilinear)
+                                   .padding_mode(torch::kZeros)
+                                   .align_corners(false));
+    aroi = F::avg_pool2d(aroi, F::AvgPool2dFuncOptions(kSub).stride(kSub));
+    aroi = aroi.view({b, 16, r, g, g}).permute({0, 2, 1, 3, 4}).reshape({b, r, 16 * g * g});
+    const auto logit = visibility_head(torch::relu(appearance_embed(aroi))).squeeze(2);  // [B, R]
+    // The whole face is always "visible": only the landmark regions are weighed by it.
+    visibility = torch::cat({torch::ones({b, 1}, x.options()), torch::sigmoid(logit.slice(1, 1, r))}, 1);
+    // What an occluder hides is not evidence: its region's flow feature is scaled by v (the
+    // spurious motion a real occluder's flow carries fades with it) and so is its weight.
+    f = f * visibility.unsqueeze(2);
+    if (painted.defined() && options_.visibility_weight() > 0.0) {
+      // Each region's unpainted share: the painted mask at the region's RoI sample points.
+      const auto covered = F::grid_sample(painted, grid,
+                                          F::GridSampleFuncOptions()
+                                              .mode(torch::kBilinear)
+                                              .padding_mode(torch::kZeros)
+                                              .align_corners(false))
+                               .view({b, r, s * s})
+                               .mean(2);  // [B, R]
+      const auto target = (1.0 - covered).slice(1, 1, r).detach();
+      aux_loss = options_.visibility_weight() *
+                 F::binary_cross_entropy_with_logits(logit.slice(1, 1, r), target);
+    }
+  }
 
   // RI module.
+  const auto face = f.select(1, 0);  // [B, D]
   auto weight = torch::sigmoid(self_attention(f)).squeeze(2);  // [B, R]
   if (relation_attention) {
     const auto paired = torch::cat({f, face.unsqueeze(1).expand_as(f)}, 2);
     weight = weight * torch::sigmoid(relation_attention(paired)).squeeze(2);
   }
+  if (visibility.defined()) weight = weight * visibility;
   weight = weight / weight.sum(1, /*keepdim=*/true);
 
   // RR module: progressive graph layers, messages scaled by the sender's weight.
@@ -221,7 +315,9 @@ Output RRRNImpl::forward(const Batch& batch) {
 
   Output out;
   out.logits = classifier(dropout(readout, options_.dropout()));
+  if (aux_loss.defined()) out.aux_loss = aux_loss;
   out.explain["region_weights"] = weight.detach();
+  if (visibility.defined()) out.explain["region_visibility"] = visibility.detach();
   out.explain["region_boxes"] = boxes.detach();
   out.explain["landmarks"] = points.detach();
   return out;

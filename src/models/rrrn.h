@@ -41,6 +41,23 @@
 //     independently zeroed in the centred input (its box set to "no motion") with this
 //     probability, drawn from the model's generator (ModelImpl::dropout), so that the RI
 //     module learns that a motionless, featureless region carries no evidence. 0 = off.
+//   - Visibility from appearance (`visibility` = "appearance"): flow alone cannot tell an
+//     occluder, whose real flow is not "no motion" (TV-L1 fills a textureless overlay with the
+//     motion around it, and its edges move against the face), from a face region. The apex
+//     face crop can. For the non-face regions, v_r = sigmoid(visibility logit) scales the
+//     region feature (f_r <- v_r f_r, before the RI and RR modules: the spurious motion an
+//     occluder's flow carries fades with it) and the weight (w_r ~ alpha_r beta_r v_r).
+//     v_r comes from a small appearance branch (the grey crop area-resized to
+//     4 x `input_size`, scaled to -1..1, two bias-carrying 3x3 stride-2 convs with 8
+//     and 16 channels, RoI-align of the same boxes, a linear layer to 16 + ReLU, a linear
+//     layer to the logit). Training: every region the training-time occlusion (region_drop,
+//     group_drop) hides in the flow is also painted over in the crop (per sample a random
+//     grey level, a random linear shading
+//     and smooth noise of random strength: real occluders are not flat), and an auxiliary
+//     loss, `visibility_weight` times the binary cross-entropy of v_r against each region's
+//     unpainted share (at its RoI samples), teaches the branch what an occluder looks like.
+//     "none" (what `mer` picks where the data has no face crops, fit_to_data) keeps
+//     w_r ~ alpha_r beta_r.
 //   - Training-time half-face occlusion (`group_drop`): with this probability per training
 //     sample, a whole half of the face is zeroed at once, the upper regions (brow_eye_left,
 //     brow_eye_right, glabella) or the lower ones (nose, cheeks, mouth, chin), each half
@@ -49,6 +66,7 @@
 //     regions). Off by default: measured in docs/benchmarks.md (RRRN, occlusion).
 //
 // Explanations (Output::explain), per sample: "region_weights" [R] (w, sums to 1),
+// "region_visibility" [R] (v, 1 for the face; only with visibility=appearance),
 // "region_boxes" [R, 4] (x0, y0, x1, y1 in flow-map pixels, pixel centres at integers) and
 // "landmarks" [68, 2] (the points used). explain_info() names the regions and their
 // landmarks, so that `mer explain` can draw each region's box shaded by its weight.
@@ -73,6 +91,8 @@ struct RRRNOptions {
   TORCH_ARG(double, dropout) = 0.5;              // before the classifier
   TORCH_ARG(double, region_drop) = 0.2;          // training-time occlusion per region
   TORCH_ARG(double, group_drop) = 0.0;           // training-time occlusion of a face half
+  TORCH_ARG(std::string, visibility) = "none";   // none | appearance (needs Batch::face)
+  TORCH_ARG(double, visibility_weight) = 1.0;    // auxiliary visibility loss weight
 
  public:
   void validate() const;  // throws ConfigError
@@ -109,6 +129,9 @@ class RRRNImpl : public ModelImpl {
   // RI module.
   torch::nn::Linear self_attention{nullptr};      // f_r -> alpha logit
   torch::nn::Linear relation_attention{nullptr};  // [f_r ; f_face] -> beta logit (optional)
+  // Appearance branch (visibility=appearance only).
+  torch::nn::Conv2d appearance1{nullptr}, appearance2{nullptr};
+  torch::nn::Linear appearance_embed{nullptr}, visibility_head{nullptr};
   // RR module.
   torch::Tensor region_embedding;  // [R, region_dim]
   torch::Tensor relation_logits;   // [gcn_layers, R, R]

@@ -304,6 +304,112 @@ TEST(RRRN, GroupDropHidesAWholeUpperOrLowerHalfOfTheFace) {
   EXPECT_THROW(RRRNImpl(RRRNOptions().group_drop(1.0)), ConfigError);
 }
 
+// Textured grey "faces" [B, 1, 112, 112]: noise at two scales, as skin, brows and eyes give
+// an appearance branch texture everywhere.
+torch::Tensor textured_faces(int64_t batch) {
+  namespace F = torch::nn::functional;
+  const auto coarse = F::interpolate(torch::rand({batch, 1, 14, 14}) * 160.0,
+                                     F::InterpolateFuncOptions()
+                                         .size(std::vector<int64_t>{112, 112})
+                                         .mode(torch::kBilinear)
+                                         .align_corners(false));
+  return (coarse + torch::rand({batch, 1, 112, 112}) * 90.0).clamp(0, 255);
+}
+
+TEST(RRRN, VisibilityFromAppearanceWeighsTheRegionsAndTrainsOnPaintedRegions) {
+  torch::manual_seed(11);
+  RRRNImpl net(RRRNOptions().visibility("appearance"));
+  const auto lm = jittered_landmarks(4);
+  net.eval();
+  // Without face crops the model says what it needs.
+  EXPECT_THROW(net.forward({random_flow(4), {}, lm}), std::exception);
+  const auto out = net.forward({random_flow(4), {}, lm, {}, textured_faces(4)});
+  EXPECT_FALSE(out.aux_loss.defined());  // nothing painted outside training
+  ASSERT_TRUE(out.explain.count("region_visibility"));
+  const auto v = out.explain.at("region_visibility");
+  EXPECT_EQ(v.sizes(), (std::vector<int64_t>{4, kRegions}));
+  EXPECT_TRUE(torch::allclose(v.select(1, 0), torch::ones({4})));  // the face is always visible
+  EXPECT_TRUE((v > 0).all().item<bool>());
+  EXPECT_TRUE((v < 1).slice(1, 1, kRegions).all().item<bool>());
+  const auto w = out.explain.at("region_weights");
+  EXPECT_TRUE(torch::allclose(w.sum(1), torch::ones({4}), 1e-5, 1e-5));
+
+  // In training, with region_drop, the painted regions give an auxiliary loss, and every
+  // parameter (the appearance branch's included) gets a gradient.
+  net.train();
+  net.set_generator(make_cpu_generator(3));
+  const auto y = torch::tensor({0, 1, 2, 1}, torch::kInt64);
+  auto trained = net.forward({random_flow(4), y, lm, {}, textured_faces(4)});
+  ASSERT_TRUE(trained.aux_loss.defined());
+  EXPECT_GT(trained.aux_loss.item<double>(), 0.0);
+  (torch::nn::functional::cross_entropy(trained.logits, y) + trained.aux_loss).backward();
+  for (const auto& p : net.named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
+TEST(RRRN, VisibilityBranchLearnsToSpotAnOccluder) {
+  // Trained on painted-over regions of textured faces only (the auxiliary loss), the branch
+  // then gives a region hidden under a flat grey overlay, which it never saw in training
+  // (the paint was random shading and noise), a lower visibility than the same region
+  // unhidden.
+  torch::manual_seed(12);
+  RRRNOptions options;
+  options.visibility("appearance").region_drop(0.4).dropout(0.0);
+  RRRNImpl net(options);
+  net.set_generator(make_cpu_generator(4));
+  std::vector<torch::Tensor> params;
+  for (const auto& p : net.named_parameters()) {
+    if (p.key().rfind("appearance", 0) == 0 || p.key().rfind("visibility", 0) == 0) params.push_back(p.value());
+  }
+  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(3e-3));
+  net.train();
+  for (int step = 0; step < 120; ++step) {
+    const auto out = net.forward({random_flow(16), {}, jittered_landmarks(16), {}, textured_faces(16)});
+    optimizer.zero_grad();
+    out.aux_loss.backward();
+    optimizer.step();
+  }
+  net.eval();
+  const auto lm = jittered_landmarks(8);
+  const auto flow = random_flow(8);
+  auto faces = textured_faces(8);
+  const auto clean = net.forward({flow, {}, lm, {}, faces}).explain.at("region_visibility");
+  // A flat overlay of level 200 on the mouth box (crop pixels: 4 per flow pixel).
+  const auto box = rrrn_region_boxes(lm, 28, 0.04, 0.18);
+  for (int64_t i = 0; i < 8; ++i) {
+    const auto x0 = static_cast<int64_t>(std::max(0.0, (box[i][7][0].item<double>() + 0.5) * 4));
+    const auto x1 = static_cast<int64_t>(std::min(112.0, (box[i][7][2].item<double>() + 0.5) * 4));
+    const auto y0 = static_cast<int64_t>(std::max(0.0, (box[i][7][1].item<double>() + 0.5) * 4));
+    const auto y1 = static_cast<int64_t>(std::min(112.0, (box[i][7][3].item<double>() + 0.5) * 4));
+    faces[i].slice(1, y0, y1).slice(2, x0, x1).fill_(200.0);
+  }
+  const auto hidden = net.forward({flow, {}, lm, {}, faces}).explain.at("region_visibility");
+  EXPECT_LT(hidden.select(1, 7).mean().item<double>() + 0.2, clean.select(1, 7).mean().item<double>())
+      << "mouth visibility hidden " << hidden.select(1, 7).mean().item<double>() << " clean "
+      << clean.select(1, 7).mean().item<double>();
+  // Its weight drops with it.
+  EXPECT_LT(net.forward({flow, {}, lm, {}, faces}).explain.at("region_weights").select(1, 7).mean().item<double>(),
+            net.forward({flow, {}, lm, {}, textured_faces(8)}).explain.at("region_weights").select(1, 7).mean().item<double>());
+}
+
+TEST(RRRN, VisibilityIsChosenFromTheData) {
+  std::map<std::string, std::string> options;
+  fit_model_to_data("rrrn", options, DataTraits{true, false, false});
+  EXPECT_EQ(options.at("visibility"), "appearance");
+  options.clear();
+  fit_model_to_data("rrrn", options, DataTraits{});
+  EXPECT_EQ(options.at("visibility"), "none");
+  options = {{"visibility", "appearance"}};
+  EXPECT_THROW(fit_model_to_data("rrrn", options, DataTraits{}), ConfigError);
+  options = {{"visibility", "none"}};
+  fit_model_to_data("rrrn", options, DataTraits{true, true, false});
+  EXPECT_EQ(options.at("visibility"), "none");
+  EXPECT_THROW(RRRNImpl(RRRNOptions().visibility("maybe")), ConfigError);
+  EXPECT_THROW(RRRNImpl(RRRNOptions().visibility_weight(-1)), ConfigError);
+}
+
 TEST(RRRN, TinyLosoOnTheSyntheticSetRuns) {
   namespace fs = std::filesystem;
   const auto dataset =
