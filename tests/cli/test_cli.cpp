@@ -160,6 +160,32 @@ TEST(Cli, CacheStandsInForItsPreparedFolder) {
   for (const auto& p : {data, out, fresh, cache.parent_path()}) fs::remove_all(p);
 }
 
+TEST(Cli, RrrnWeighsRegionsByTheirVisibilityInTheFaceCrops) {
+  // A prepared folder has face crops, so rrrn picks visibility=appearance, says so, records it
+  // with the run, explains each region's visibility, and re-evaluates to the same predictions.
+  const auto data = temp("rrrn-data"), out = temp("rrrn-out"), plain = temp("rrrn-plain");
+  auto r = mer("synth --out " + data.string() + " --synth-subjects 3 --synth-samples 6");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string train = " --model rrrn --epochs 2 --batch-size 8 --out ";
+  r = mer("loso --data " + data.string() + train + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("visibility=appearance"), std::string::npos) << r.output;
+  EXPECT_EQ(read_json(out / "run.json")["settings"]["model_options"]["visibility"], "appearance");
+  const auto explain = read_json(out / "explain.json");
+  const auto v = explain["samples"][0]["explain"]["region_visibility"].get<std::vector<double>>();
+  ASSERT_EQ(v.size(), 9u);
+  EXPECT_DOUBLE_EQ(v[0], 1.0);  // the whole face
+  for (double x : v) EXPECT_TRUE(x > 0.0 && x <= 1.0) << x;
+  r = mer("evaluate --run " + out.string() + " --data " + data.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("every prediction matches"), std::string::npos) << r.output;
+  // visibility=none: flow only, as before.
+  r = mer("loso --data " + data.string() + " --model-opt visibility=none" + train + plain.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_FALSE(read_json(plain / "explain.json")["samples"][0]["explain"].contains("region_visibility"));
+  for (const auto& p : {data, out, plain}) fs::remove_all(p);
+}
+
 TEST(Cli, OptionsTakeEffect) {
   const auto out = temp("opts");
   const auto r = mer("loso --synth-subjects 4 --synth-samples 5 --epochs 2 --folds 2 "
