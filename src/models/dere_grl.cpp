@@ -53,6 +53,7 @@ void DeReGRLOptions::validate() const {
     fail("patch_step must be in (0, input_size]");
   }
   if (cnn_channels() < 0) fail("cnn_channels must be >= 0");
+  if (adm_pool() != "mean" && adm_pool() != "max") fail("adm_pool must be mean or max");
   if (node_dim() < 1 || action_dim() < 1 || relation_dim() < 1) {
     fail("node_dim, action_dim and relation_dim must be >= 1");
   }
@@ -235,7 +236,17 @@ Output DeReGRLImpl::forward(const Batch& batch) {
   // ADM: masked softmax of the map matrix over each component's nodes.
   const auto logits = map_matrix.masked_fill(partition_mask_ == 0, -1e9);
   const auto pool = torch::softmax(logits, 1) * partition_mask_;  // exact zeros outside
-  const auto actions = action(torch::matmul(pool, h));            // [B, C, A]
+  torch::Tensor pooled;  // [B, C, node_dim]
+  if (options_.adm_pool() == "max") {
+    // The map's weights times the component's size (1 for every node at the start), then
+    // the largest value over the component's nodes: h >= 0 (ReLU and residual sums of ReLUs)
+    // and the other components' nodes are exact zeros, so they never win.
+    const auto scaled = pool * partition_mask_.sum(1, /*keepdim=*/true);                    // [C, 68]
+    pooled = (scaled.unsqueeze(0).unsqueeze(-1) * h.unsqueeze(1)).amax(2);                  // [B, C, D]
+  } else {
+    pooled = torch::matmul(pool, h);
+  }
+  const auto actions = action(pooled);  // [B, C, A]
   const auto strength = actions.norm(2, -1);                      // [B, C]
 
   // RRM.

@@ -80,7 +80,8 @@ ModelPtr make_fr(const ModelConfig& config) {
 ModelPtr make_dere_grl(const ModelConfig& config) {
   reject_unknown(config, "dere-grl",
                  {"partition", "centering", "patch", "patch_step", "cnn_channels", "node_dim",
-                  "gcn_layers", "neighbours", "adjacency_sigma", "action_dim", "relation_dim", "dropout", "action_sparsity"});
+                  "gcn_layers", "neighbours", "adjacency_sigma", "action_dim", "relation_dim", "dropout", "action_sparsity",
+                  "adm_pool"});
   DeReGRLOptions o;
   o.num_classes(config.num_classes)
       .input_size(config.input_size)
@@ -96,7 +97,8 @@ ModelPtr make_dere_grl(const ModelConfig& config) {
       .action_dim(option_int(config, "action_dim", o.action_dim()))
       .relation_dim(option_int(config, "relation_dim", o.relation_dim()))
       .dropout(option_double(config, "dropout", o.dropout()))
-      .action_sparsity(option_double(config, "action_sparsity", o.action_sparsity()));
+      .action_sparsity(option_double(config, "action_sparsity", o.action_sparsity()))
+      .adm_pool(option_string(config, "adm_pool", o.adm_pool()));
   return std::make_shared<DeReGRLImpl>(o);
 }
 
@@ -130,6 +132,13 @@ ModelPtr make_rrrn(const ModelConfig& config) {
       .visibility(option_string(config, "visibility", o.visibility()))
       .visibility_weight(option_double(config, "visibility_weight", o.visibility_weight()));
   return std::make_shared<RRRNImpl>(o);
+}
+
+// New runs pool the ADM by max (see DeReGRLOptions::adm_pool): written into the options, so
+// that the run records it and older runs, which lack it, keep their mean pooling.
+std::string fit_dere_grl(std::map<std::string, std::string>& options, const DataTraits&) {
+  if (!options.count("adm_pool")) options["adm_pool"] = "max";
+  return "";
 }
 
 // visibility=auto (or absent): "appearance" when the data has face crops, else "none".
@@ -224,8 +233,10 @@ const std::vector<ModelInfo>& model_registry() {
        "cnn_channels=8 (0 = no CNN embedding); node_dim=24; gcn_layers=2; "
        "neighbours=8 (adjacency support per node; 68 = dense); "
        "adjacency_sigma=0.05 (face-side fraction); action_dim=16; relation_dim=16; dropout=0.3; "
-       "action_sparsity=0 (weight of a group-lasso loss on the action features)",
-       make_dere_grl, TrainingDefaults{30, 30, 1e-3, 64, "adam", 1e-4}, true},
+       "action_sparsity=0 (weight of a group-lasso loss on the action features); "
+       "adm_pool=max (max|mean: how ADM pools a component's nodes; runs recorded without "
+       "it used mean)",
+       make_dere_grl, TrainingDefaults{30, 30, 1e-3, 64, "adam", 1e-4}, true, false, fit_dere_grl},
       {"rrrn",
        "RRRN, Region-inspired Relation Reasoning Network (Mao, Zhou et al.): features of 9 "
        "facial regions (face + landmark boxes), a weight per region (RI attention), graph "

@@ -4,18 +4,18 @@
 //
 // "Generating" is read two ways, both printed:
 //   - per sample: the facial part whose landmarks the sample's expression moves most
-//     (data::synthetic_dominant_parts). The issue asks for >= 80%; measured 79.2% with the
-//     defaults on the synthetic set in the composite's channel layout (80.1% before the
-//     channels were permuted; 78.8-79.7% for the option variants tried, docs/benchmarks.md),
-//     so this asserts >= 77%: a regression guard two points under the measured figure, not
-//     the issue's bar;
+//     (data::synthetic_dominant_parts). The issue asks for >= 80%, asserted here. Measured
+//     82.7% (191/231) with the defaults (ADM max pooling, session 6); the map-weighted mean
+//     pooling of sessions 2-5 gave 79.2%, because it dilutes a component whose motion is at a
+//     few of its points (a lip corner among 12 lip points) while the truth counts the most
+//     moving point (docs/benchmarks.md);
 //   - per class: the part of the class's primary action (data::synthetic_primary_parts:
 //     negative and surprise the brows, positive the mouth). A sample may not show its class's
 //     primary action, or show another action more strongly, so this one cannot reach 100% even
 //     for a perfect explanation (the per-sample truth agrees with it on 180 of the 231 samples);
-//     asserted >= 73% (measured 76.2%).
+//     measured 80.5%, asserted >= 77% (a regression guard).
 // The default synthetic set and the model's synthetic training defaults, as `mer loso --model
-// dere-grl` runs them (about 2.5 minutes of CPU).
+// dere-grl` runs them (about 1.5 minutes of CPU).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -49,6 +49,8 @@ TEST(DeReGRLInterpretability, StrongestComponentIsTheGeneratingPart) {
   options.train.weight_decay = defaults.weight_decay;
   options.quiet = true;
   options.threads = 2;
+  models::fit_model_to_data("dere-grl", options.train.model_options, models::DataTraits{});
+  ASSERT_EQ(options.train.model_options.at("adm_pool"), "max");
   const auto result = run_loso(dataset, options, dir.string());
   ASSERT_TRUE(result.failures.empty());
 
@@ -84,8 +86,8 @@ TEST(DeReGRLInterpretability, StrongestComponentIsTheGeneratingPart) {
   }
   std::cout << "; in the part of the class's primary action: " << by_class << "/" << total
             << " = " << class_share << " (the two truths agree on " << truths_agree << ")\n";
-  EXPECT_GE(sample_share, 0.77);
-  EXPECT_GE(class_share, 0.73);
+  EXPECT_GE(sample_share, 0.80);
+  EXPECT_GE(class_share, 0.77);
   fs::remove_all(dir);
 }
 

@@ -149,6 +149,44 @@ TEST(DeReGRL, NoMotionNoActionAndActionsStayLocal) {
   EXPECT_EQ(out2.explain.at("component_action")[0].argmax().item<int64_t>(), 1);
 }
 
+TEST(DeReGRL, MaxPoolingKeepsActionsLocalAndTrainable) {
+  // adm_pool=max (a component acts as strongly as its most moving point; its gain on the
+  // synthetic set's interpretability is measured by DeReGRLInterpretability and
+  // docs/benchmarks.md): still maps give no action, motion at one lip corner makes the lips
+  // act and not the brows, and every parameter (the map matrix included) gets a gradient.
+  torch::manual_seed(6);
+  DeReGRLImpl net(DeReGRLOptions().adm_pool("max"));
+  net.eval();
+  EXPECT_EQ(net.forward({torch::full({2, 3, 28, 28}, 77.0f), {}, jittered_landmarks(2)})
+                .explain.at("component_action").abs().max().item<double>(),
+            0.0);
+  const auto t = dere_template_landmarks(28);
+  const auto corner = t[48];
+  const auto a = net.forward({blob_flow(corner[0].item<double>(), corner[1].item<double>()), {},
+                              t.unsqueeze(0)})
+                     .explain.at("component_action")[0];
+  EXPECT_GT(a[6].item<double>(), 0.0);                    // upper lip (with the corners)
+  EXPECT_LT(a[1].item<double>(), 1e-2 * a[6].item<double>());  // brow_left
+  EXPECT_LT(a[2].item<double>(), 1e-2 * a[6].item<double>());  // brow_right
+  net.train();
+  const auto y = torch::tensor({0, 1, 2, 0}, torch::kInt64);
+  torch::nn::functional::cross_entropy(net.forward({random_flow(4), y, jittered_landmarks(4)}).logits, y)
+      .backward();
+  for (const auto& p : net.named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+  EXPECT_THROW(DeReGRLImpl(DeReGRLOptions().adm_pool("sum")), ConfigError);
+  // New runs train with max and record it; runs recorded without the key load as mean.
+  std::map<std::string, std::string> options;
+  fit_model_to_data("dere-grl", options, DataTraits{});
+  EXPECT_EQ(options.at("adm_pool"), "max");
+  options = {{"adm_pool", "mean"}};
+  fit_model_to_data("dere-grl", options, DataTraits{});
+  EXPECT_EQ(options.at("adm_pool"), "mean");
+  EXPECT_EQ(DeReGRLOptions().adm_pool(), "mean");
+}
+
 TEST(DeReGRL, LandmarksPlaceTheNodesAndTheTemplateIsTheFallback) {
   torch::manual_seed(4);
   DeReGRLImpl net;
