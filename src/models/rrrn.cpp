@@ -249,15 +249,21 @@ Output RRRNImpl::forward(const Batch& batch) {
   const auto extent = (boxes.slice(2, 2, 4) - boxes.slice(2, 0, 2)).unsqueeze(2);  // [B, R, 1, 2]
   const auto at = origin + extent * roi_offsets_.view({1, 1, s * s, 2});          // [B, R, s*s, 2]
   const auto grid = ((at * 2.0 + 1.0) / static_cast<double>(side) - 1.0).view({b, r * s, s, 2});
-  auto roi = F::grid_sample(map, grid,
-                            F::GridSampleFuncOptions()
-                                .mode(torch::kBilinear)
-                                .padding_mode(torch::kZeros)
-                                .align_corners(false));  // [B, 2C, R*s, s]
-  roi = F::avg_pool2d(roi, F::AvgPool2dFuncOptions(kSub).stride(kSub));  // [B, 2C, R*g, g]
-  const int64_t ch = roi.size(1);
-  roi = roi.view({b, ch, r, g, g}).permute({0, 2, 1, 3, 4}).reshape({b, r, ch * g * g});
-  auto f = torch::relu(region_embed(roi));  // [B, R, D]
+  // Bilinear samples of a map [B, K, *, *] at every box's points: [B, K, R*s, s].
+  const auto sample_boxes = [&](const torch::Tensor& m) {
+    return F::grid_sample(m, grid,
+                          F::GridSampleFuncOptions()
+                              .mode(torch::kBilinear)
+                              .padding_mode(torch::kZeros)
+                              .align_corners(false));
+  };
+  // RoI-align: the g x g cell means of every box, flattened per region: [B, R, K*g*g].
+  const auto roi_align = [&](const torch::Tensor& m) {
+    const auto cells = F::avg_pool2d(sample_boxes(m), F::AvgPool2dFuncOptions(kSub).stride(kSub));
+    const int64_t k = cells.size(1);
+    return cells.view({b, k, r, g, g}).permute({0, 2, 1, 3, 4}).reshape({b, r, k * g * g});
+  };
+  auto f = torch::relu(region_embed(roi_align(map)));  // [B, R, D]
 
   torch::Tensor visibility, aux_loss;  // [B, R]; scalar in training with painted crops
   if (use_appearance) {
@@ -265,14 +271,8 @@ Output RRRNImpl::forward(const Batch& batch) {
     // and spread, which would shift every region's appearance, not only the hidden ones'.
     const auto z = appearance / 127.5 - 1.0;
     const auto amap = torch::relu(appearance2(torch::relu(appearance1(z))));  // [B, 16, S, S]
-    auto aroi = F::grid_sample(amap, grid,
-                               F::GridSampleFuncOptions()
-                                   .mode(torch::kBilinear)
-                                   .padding_mode(torch::kZeros)
-                                   .align_corners(false));
-    aroi = F::avg_pool2d(aroi, F::AvgPool2dFuncOptions(kSub).stride(kSub));
-    aroi = aroi.view({b, 16, r, g, g}).permute({0, 2, 1, 3, 4}).reshape({b, r, 16 * g * g});
-    const auto logit = visibility_head(torch::relu(appearance_embed(aroi))).squeeze(2);  // [B, R]
+    const auto logit =
+        visibility_head(torch::relu(appearance_embed(roi_align(amap)))).squeeze(2);  // [B, R]
     // The whole face is always "visible": only the landmark regions are weighed by it.
     visibility = torch::cat({torch::ones({b, 1}, x.options()), torch::sigmoid(logit.slice(1, 1, r))}, 1);
     // What an occluder hides is not evidence: its region's flow feature is scaled by v (the
@@ -280,13 +280,7 @@ Output RRRNImpl::forward(const Batch& batch) {
     f = f * visibility.unsqueeze(2);
     if (painted.defined() && options_.visibility_weight() > 0.0) {
       // Each region's unpainted share: the painted mask at the region's RoI sample points.
-      const auto covered = F::grid_sample(painted, grid,
-                                          F::GridSampleFuncOptions()
-                                              .mode(torch::kBilinear)
-                                              .padding_mode(torch::kZeros)
-                                              .align_corners(false))
-                               .view({b, r, s * s})
-                               .mean(2);  // [B, R]
+      const auto covered = sample_boxes(painted).view({b, r, s * s}).mean(2);  // [B, R]
       const auto target = (1.0 - covered).slice(1, 1, r).detach();
       aux_loss = options_.visibility_weight() *
                  F::binary_cross_entropy_with_logits(logit.slice(1, 1, r), target);
