@@ -122,6 +122,7 @@ struct ExplanationSpec {
   std::string name;  // key in Output::explain
   ExplanationKind kind;
   std::string description;  // one line: what the values mean, with their unit or range
+  std::string unit = "";    // a few words for a colour bar or an axis ("weight", "px")
 };
 
 // ---- Training defaults and capabilities ----------------------------------------------------
