@@ -154,6 +154,7 @@ int PredictCommand::run() {
     in.highlighted = top_;
     in.explain = result.explain;
     in.explain_kinds = report::explanation_kinds_of(model, checkpoint.meta.value("explanations", nlohmann::json()));
+    in.explain_units = report::explanation_units_of(model);
     in.model_info = checkpoint.model->explain_info();
     const auto image = report::render_prediction(in);
     if (!png_.empty() && fs::path(png_).has_parent_path()) {
@@ -174,7 +175,7 @@ int PredictCommand::run() {
     const auto& shift = analysis.motion.global_shift;
     nlohmann::json out = {
         {"prediction", result.class_names.at(static_cast<size_t>(result.prediction))},
-        {"label", result.prediction},
+        {"prediction_index", result.prediction},
         {"probabilities", probs},
         {"class_names", result.class_names},
         {"onset", analysis.onset_file},

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/checksum.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/version.h"
@@ -170,6 +171,22 @@ void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
 
 }  // namespace
 
+std::string default_run_folder(const TrainOptions& options, const data::Dataset& dataset,
+                               const std::string& data_name) {
+  TrainOptions train = options;
+  train.model_options =
+      models::resolve_model_options(train.model, train.model_options, data_traits(dataset));
+  Fnv1a hash;
+  hash.update(run_settings(train, resolve_backend(train), dataset).dump());
+  std::string name;
+  for (char c : data_name) {
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
+  }
+  return "runs/loso-" + train.model + "-" + (name.empty() ? "data" : name) + "-" +
+         protocol_name(train.protocol) + "-e" + std::to_string(train.epochs) + "-s" +
+         std::to_string(train.seed) + "-" + hash.hex().substr(0, 8);
+}
+
 LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                     const std::string& out_dir) {
   const auto start = std::chrono::steady_clock::now();
@@ -262,6 +279,12 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
           reported = epoch;
         });
         progress.advance(train.epochs - reported);  // early stop: the rest counts as done
+        if (outcome.epochs_run < train.epochs) {
+          progress.message("fold " + fold.key + ": stopped early after epoch " +
+                           std::to_string(outcome.epochs_run) + " of " + std::to_string(train.epochs) +
+                           " (no validation gain for " + std::to_string(train.patience) +
+                           " epochs); epoch " + std::to_string(outcome.epoch_used) + " kept");
+        }
         const fs::path dir = out / "folds" / fold_folder_name(fold.key);
         fs::create_directories(dir);
         nlohmann::json meta = {{"model", train.model},

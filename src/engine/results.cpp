@@ -1,5 +1,7 @@
 #include "engine/results.h"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <sstream>
 
@@ -204,20 +206,18 @@ std::string format_summary_table(const nlohmann::json& s) {
   }
   const auto names = s.at("class_names").get<std::vector<std::string>>();
   out << "  confusion (rows: true, columns: predicted)\n";
-  std::snprintf(line, sizeof line, "  %-10s", "");
-  out << line;
-  for (const auto& n : names) {
-    std::snprintf(line, sizeof line, " %9.9s", n.c_str());
-    out << line;
-  }
+  // Columns as wide as the longest class name: names are never cut.
+  int width = 9;
+  for (const auto& n : names) width = std::max(width, static_cast<int>(n.size()));
+  out << "  " << std::string(static_cast<size_t>(width), ' ');
+  for (const auto& n : names) out << " " << std::string(static_cast<size_t>(width) - n.size(), ' ') << n;
   out << "\n";
   const auto confusion = s.at("confusion").get<std::vector<std::vector<int64_t>>>();
   for (size_t r = 0; r < confusion.size(); ++r) {
-    std::snprintf(line, sizeof line, "  %-10.10s", names[r].c_str());
-    out << line;
+    out << "  " << names[r] << std::string(static_cast<size_t>(width) - names[r].size(), ' ');
     for (auto v : confusion[r]) {
-      std::snprintf(line, sizeof line, " %9lld", static_cast<long long>(v));
-      out << line;
+      const auto text = std::to_string(v);
+      out << " " << std::string(static_cast<size_t>(width) - std::min<size_t>(text.size(), width), ' ') << text;
     }
     out << "\n";
   }

@@ -447,7 +447,7 @@ data::Selection select_all(const std::vector<data::ClipAnnotation>& clips,
     const bool excluded = std::any_of(options.exclude().begin(), options.exclude().end(),
                                       [&](const data::ClipRef& r) { return r.matches(a); });
     if (excluded) {
-      s.excluded.push_back({a.dataset, a.subject, a.clip, "excluded by the caller"});
+      s.excluded.push_back({a.dataset, a.subject, a.clip, "on the exclusion list (flagged, --exclude-flagged)"});
       continue;
     }
     const auto label = std::find(s.class_names.begin(), s.class_names.end(), a.emotion) -
@@ -932,15 +932,29 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
 std::string format_report(const PrepareReport& r) {
   char buf[256];
   std::string s;
-  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips (%.1f%%) into %s\n",
+  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips to prepare (%.1f%%) into %s\n",
                 static_cast<long long>(r.prepared()), static_cast<long long>(r.prepared() + r.failed()),
                 100.0 * r.share_prepared(), r.out_dir.c_str());
   s += buf;
-  std::snprintf(buf, sizeof buf,
-                "  %lld computed%s, %lld cached from an earlier run, %lld clips in the sheet\n",
+  // How the clips to prepare relate to the sheet: its readable clips, minus those the
+  // protocol leaves out, plus unreadable rows where they count as clips lost.
+  const auto by_reason = r.skipped_by_reason();
+  const auto count = [&](const char* reason) {
+    auto it = by_reason.find(reason);
+    return it == by_reason.end() ? int64_t{0} : it->second;
+  };
+  const int64_t bad_rows = count("bad_sheet_row") + count("unknown_label");
+  std::snprintf(buf, sizeof buf, "  the sheet: %lld clips read, %lld not in the protocol%s\n",
+                static_cast<long long>(r.annotated), static_cast<long long>(count("not_in_protocol")),
+                bad_rows > 0 ? (", " + std::to_string(bad_rows) + " rows unreadable" +
+                                (r.sheet_rows_count ? " (counted as clips lost)" : ""))
+                                   .c_str()
+                             : "");
+  s += buf;
+  std::snprintf(buf, sizeof buf, "  %lld computed%s, %lld cached from an earlier run\n",
                 static_cast<long long>(r.computed),
                 r.recomputed > 0 ? (" (" + std::to_string(r.recomputed) + " recomputed)").c_str() : "",
-                static_cast<long long>(r.cached), static_cast<long long>(r.annotated));
+                static_cast<long long>(r.cached));
   s += buf;
   if (r.computed > 0) {
     std::snprintf(buf, sizeof buf,
