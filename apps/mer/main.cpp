@@ -22,6 +22,7 @@
 #include "cmd_predict.h"
 #include "cmd_occlude.h"
 #include "cmd_prepare.h"
+#include "cmd_report.h"
 #include "face/crop_landmarks.h"
 #include "report/explain_figure.h"
 #endif
@@ -560,6 +561,7 @@ int main(int argc, char** argv) {
   mer::cli::PrepareCommand prepare(app);
   mer::cli::PredictCommand predict(app);
   mer::cli::OccludeCommand occlude(app);
+  mer::cli::ReportCommand report(app);
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is
@@ -583,6 +585,7 @@ int main(int argc, char** argv) {
     if (prepare.parsed()) return prepare.run();
     if (predict.parsed()) return predict.run();
     if (occlude.parsed()) return occlude.run();
+    if (report.parsed()) return report.run();
 #endif
   } catch (const mer::Error& e) {
     std::fprintf(stderr, "mer: error: %s\n", e.what());
