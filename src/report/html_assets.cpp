@@ -8,11 +8,12 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-se
 header{background:#1f2a38;color:#fff;padding:14px 28px}
 header h1{margin:0 0 4px;font-size:22px}
 header p{margin:0 0 6px;color:#c9d1db}
+td a{white-space:nowrap}
 nav a{color:#9fd0ff;margin-right:10px;text-decoration:none;white-space:nowrap}
 nav a.oracle-link{color:#ff9b9b;font-weight:bold}
 main{max-width:1280px;margin:0 auto;padding:8px 24px 40px}
 section{background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.12);
-  padding:12px 20px 18px;margin:18px 0}
+  padding:12px 20px 18px;margin:18px 0;overflow-x:auto}
 h2{font-size:19px;margin:6px 0 10px;border-bottom:1px solid #e3e6ea;padding-bottom:6px}
 h2 .sub{font-weight:normal;color:#5a6572;font-size:15px}
 h3{font-size:15px;margin:14px 0 6px}
