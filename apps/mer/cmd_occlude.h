@@ -1,7 +1,7 @@
 #pragma once
 // `mer occlude`: occluded copies of frame data (a database's frame folders + sheet) or of a
 // prepared flow-only folder (pipeline/occlude.h).
-#include <CLI/CLI.hpp>
+#include "command.h"
 
 #include <string>
 #include <vector>
@@ -10,17 +10,15 @@
 
 namespace mer::cli {
 
-class OccludeCommand {
+class OccludeCommand : public Command {
  public:
   // Registers the subcommand and its options on `app`.
   explicit OccludeCommand(CLI::App& app);
-  bool parsed() const { return command_->parsed(); }
   // Runs it; returns the exit code (1 when clips were skipped and --strict was given).
   // Errors throw mer::Error.
-  int run();
+  int run() override;
 
  private:
-  CLI::App* command_ = nullptr;
   CLI::Option *block_ratio_opt_ = nullptr, *noise_opt_ = nullptr;
   pipeline::OccludeOptions options_;
   pipeline::OccludeFramesInput frames_;

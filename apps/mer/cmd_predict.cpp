@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "engine/checkpoint.h"
 #include "engine/inference.h"
+#include "models/model_spec.h"
+#include "predict/clip_batch.h"
 #include "pipeline/clip_analysis.h"
 #include "pipeline/prepare.h"
 #include "report/prediction_figure.h"
@@ -39,9 +41,14 @@ PredictCommand::PredictCommand(CLI::App& app) {
   c->add_option("--png", png_, "write the picture to this PNG file")->group(g_out);
   c->add_option("--top", top_, "how many of the regions that moved most to highlight")
       ->capture_default_str()->check(CLI::Range(0, 9))->group(g_out);
+  c->add_option("--aus", aus_,
+                "the clip's FACS action units, e.g. 1,2,12 (needed by models that read them at "
+                "inference, such as cva-fpf au=oracle)")
+      ->group(g_in);
   c->add_option("--like", like_,
-                "preprocess as this `mer prepare` folder was (its manifest.json), e.g. the data "
-                "the checkpoint was trained on; default: prepare's defaults")
+                "preprocess as this `mer prepare` folder was (its manifest.json); default: as "
+                "the checkpoint's training data was prepared (recorded in it), else prepare's "
+                "defaults")
       ->check(CLI::ExistingDirectory)->group(g_pre);
   auto* framing = c->add_option("--framing", framing_,
                                 "megc2019, margin or whole-frame (as mer prepare)")
@@ -70,8 +77,22 @@ int PredictCommand::run() {
   }
   const auto checkpoint = engine::load_checkpoint(checkpoint_);
   const int64_t size = checkpoint.meta.value("input_size", int64_t{0});
+  const auto inputs = engine::checkpoint_inputs(checkpoint);
+  if (inputs.action_units == models::ModelInputs::ActionUnits::kAlways && aus_.empty()) {
+    throw ConfigError(checkpoint_ + ": the model reads the clip's FACS action units (an oracle "
+                      "input); give them with --aus, e.g. --aus 1,2,12");
+  }
 
-  face::ClipPreprocessorOptions options;
+  // How the clip is prepared: --like's manifest, the explicit flags, or what the checkpoint
+  // recorded of its training data (else prepare's defaults).
+  int jpeg_quality = 0;
+  face::ClipPreprocessorOptions options = predict::preprocessing_for(checkpoint, &jpeg_quality);
+  const bool flags_given = command_->count("--framing") + command_->count("--flow-size") +
+                               command_->count("--flow-quality") > 0;
+  std::string preprocessing_source =
+      checkpoint.meta.value("preprocessing", nlohmann::json()).is_object()
+          ? "as the checkpoint's training data"
+          : "mer prepare's defaults";
   if (!like_.empty()) {
     options = pipeline::read_preprocessing(like_);
     if (options.map().output_size() != size) {
@@ -80,12 +101,14 @@ int PredictCommand::run() {
                         " flow maps but the checkpoint takes " + std::to_string(size) + "x" +
                         std::to_string(size));
     }
-  } else {
+    preprocessing_source = "as " + like_;
+  } else if (flags_given) {
     options = pipeline::default_preprocessing();
     options.alignment(pipeline::framing_by_name(framing_));
     options.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()
                                          : face::TvL1Options().working_size(flow_size_));
     options.map().output_size(static_cast<int>(size));
+    preprocessing_source = "as given";
   }
   face::ClipPreprocessor preprocessor(options);
   const auto analysis =
@@ -94,11 +117,14 @@ int PredictCommand::run() {
           : pipeline::analyse_clip(preprocessor, pipeline::list_clip_frames(clip_), std::nullopt);
   const auto& prepared = analysis.clip;
 
-  // The map exactly as prepare stores it and read_prepared reads it: [3, S, S], channel 0 = u.
-  const cv::Mat& map = prepared.flow_map;
-  auto hwc = torch::from_blob(map.data, {map.rows, map.cols, 3}, torch::kUInt8);
-  const auto flow = hwc.permute({2, 0, 1}).to(torch::kFloat32).contiguous();
-  const auto result = engine::infer(checkpoint, flow);
+  // Every input the model reads, as `mer prepare` stores it and `mer loso` reads it back.
+  const auto batch = predict::clip_batch(
+      prepared, inputs,
+      predict::ClipBatchOptions()
+          .crop_side(engine::checkpoint_crop_side(checkpoint))
+          .jpeg_quality(jpeg_quality)
+          .action_units(aus_.empty() ? std::vector<float>() : predict::action_unit_vector(aus_)));
+  const auto result = engine::infer(checkpoint, batch);
 
   const std::string model = checkpoint.meta.value("model", std::string("?"));
   const std::string fold = checkpoint.meta.value("fold", std::string());
@@ -127,6 +153,8 @@ int PredictCommand::run() {
     in.landmarks.assign(prepared.landmarks.begin(), prepared.landmarks.end());
     in.highlighted = top_;
     in.explain = result.explain;
+    in.explain_kinds = report::explanation_kinds_of(model, checkpoint.meta.value("explanations", nlohmann::json()));
+    in.model_info = checkpoint.model->explain_info();
     const auto image = report::render_prediction(in);
     if (!png_.empty() && fs::path(png_).has_parent_path()) {
       fs::create_directories(fs::path(png_).parent_path());
@@ -159,6 +187,8 @@ int PredictCommand::run() {
         {"model", model},
         {"fold", fold},
         {"preprocessing", nlohmann::json::parse(pipeline::describe_preprocessing(options))},
+        {"preprocessing_source", preprocessing_source},
+        {"inputs", inputs.names()},
         {"png", png_.empty() ? nlohmann::json(nullptr) : nlohmann::json(png_)}};
     if (!result.explain.empty()) out["explain"] = result.explain;
     std::cout << out.dump(2) << "\n";
@@ -166,6 +196,12 @@ int PredictCommand::run() {
   }
   std::printf("clip: %s -> %s (apex %s)\n", analysis.onset_file.c_str(),
               analysis.apex_file.c_str(), apex_how.c_str());
+  std::printf("preprocessing: %s; model inputs: %s\n", preprocessing_source.c_str(),
+              [&] {
+                std::string list;
+                for (const auto& n : inputs.names()) list += (list.empty() ? "" : ", ") + n;
+                return list;
+              }().c_str());
   std::printf("model: %s%s\n", model.c_str(),
               fold.empty() ? "" : (", fold " + fold + " (trained without that subject)").c_str());
   std::printf("prediction: %s (%.3f)\n",

@@ -1,6 +1,6 @@
 #pragma once
 // `mer prepare`: a database's frame folders + annotation sheet -> a prepared-dataset folder.
-#include <CLI/CLI.hpp>
+#include "command.h"
 
 #include <string>
 #include <vector>
@@ -9,17 +9,15 @@
 
 namespace mer::cli {
 
-class PrepareCommand {
+class PrepareCommand : public Command {
  public:
   // Registers the subcommand and its options on `app`.
   explicit PrepareCommand(CLI::App& app);
-  bool parsed() const { return command_->parsed(); }
   // Runs it; returns the exit code (1 when some selected clips were skipped and
   // --strict was given, else 0). Errors throw mer::Error.
-  int run();
+  int run() override;
 
  private:
-  CLI::App* command_ = nullptr;
   pipeline::PrepareOptions options_;
   std::string out_, megc2019_list_, framing_ = "megc2019", flow_quality_ = "default", sheet_;
   std::string smic_apex_;

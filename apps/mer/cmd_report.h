@@ -1,20 +1,18 @@
 #pragma once
 // `mer report`: one self-contained HTML page (and tidy CSV tables) of finished runs.
-#include <CLI/CLI.hpp>
+#include "command.h"
 
 #include <string>
 #include <vector>
 
 namespace mer::cli {
 
-class ReportCommand {
+class ReportCommand : public Command {
  public:
   explicit ReportCommand(CLI::App& app);
-  bool parsed() const { return command_->parsed(); }
-  int run();  // errors throw mer::Error
+  int run() override;
 
  private:
-  CLI::App* command_ = nullptr;
   std::vector<std::string> runs_, samples_;
   std::string out_ = "report.html", csv_, data_, title_ = "mer report", chart_js_;
   int64_t resamples_ = 2000, curve_points_ = 125;

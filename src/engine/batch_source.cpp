@@ -2,6 +2,14 @@
 
 namespace mer::engine {
 
+models::DataTraits data_traits(const data::Dataset& dataset) {
+  models::DataTraits traits;
+  traits.faces = dataset.faces.defined();
+  traits.onsets = dataset.onsets.defined();
+  traits.aus = dataset.aus.defined();
+  return traits;
+}
+
 BatchSource::BatchSource(const data::Dataset& dataset, torch::Device device) : device_(device) {
   flows_ = dataset.flows.to(device_);
   labels_ = dataset.labels().to(device_);

@@ -3,9 +3,12 @@
 // the dataset has them, the landmarks, face crops, onset crops and AU vectors, all on one
 // device.
 #include "data/dataset.h"
-#include "models/model.h"
+#include "models/model_spec.h"
 
 namespace mer::engine {
+
+// What the dataset offers beyond the flow maps, for fitting a model's options to it.
+models::DataTraits data_traits(const data::Dataset& dataset);
 
 class BatchSource {
  public:

@@ -65,13 +65,17 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   LoadedCheckpoint loaded;
   try {
     loaded.meta = nlohmann::json::parse(meta_text.toStringRef());
-    models::ModelConfig config;
-    config.num_classes = loaded.meta.at("num_classes").get<int64_t>();
-    config.input_size = loaded.meta.at("input_size").get<int64_t>();
-    if (loaded.meta.contains("model_options")) {
-      config.options = loaded.meta["model_options"].get<std::map<std::string, std::string>>();
-    }
-    loaded.model = models::make_model(loaded.meta.at("model").get<std::string>(), config);
+    const auto name = loaded.meta.at("model").get<std::string>();
+    const auto& spec = models::find_model(name);
+    // Older checkpoints record only the options given (no version): they resolve to what
+    // they were trained with (the spec's migration), and the metadata is completed with it.
+    const auto values = spec.resolve_recorded(
+        models::recorded_model_options(name, loaded.meta), spec.version);
+    loaded.meta["model_options"] = values.map();
+    loaded.meta["model_spec_version"] = spec.version;
+    if (!loaded.meta.contains("inputs")) loaded.meta["inputs"] = spec.inputs_for(values).names();
+    loaded.model = spec.make(loaded.meta.at("num_classes").get<int64_t>(),
+                             loaded.meta.at("input_size").get<int64_t>(), values);
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError(path + ": malformed checkpoint metadata: " + e.what());
   } catch (const ConfigError& e) {

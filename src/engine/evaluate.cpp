@@ -22,8 +22,10 @@ namespace {
 TrainOptions options_from_settings(const nlohmann::json& settings) {
   TrainOptions o;
   o.model = settings.value("model", o.model);
-  if (settings.contains("model_options")) {
-    o.model_options = settings.at("model_options").get<std::map<std::string, std::string>>();
+  try {
+    o.model_options = models::recorded_model_options(o.model, settings);
+  } catch (const Error&) {
+    // a model this mer does not know: its options are reported as none
   }
   o.epochs = settings.value("epochs", o.epochs);
   o.lr = settings.value("lr", o.lr);
@@ -195,6 +197,7 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
                             {"trained_on", report.trained_on},
                             {"tested_on", tested_on},
                             {"class_names", dataset.class_names},
+                            {"explanations", explanation_schema(models::find_model(run.model))},
                             {"samples", explained}};
       if (!model_info.is_null()) all["model_info"] = model_info;
       write_file_atomic((dest / "explain.json").string(), all.dump());

@@ -7,6 +7,12 @@
 
 namespace mer::engine {
 
+nlohmann::json explanation_schema(const models::ModelSpec& spec) {
+  nlohmann::json schema = nlohmann::json::object();
+  for (const auto& e : spec.explanations) schema[e.name] = models::explanation_kind_name(e.kind);
+  return schema;
+}
+
 std::string sample_key(const data::SampleInfo& sample) {
   return sample.dataset + "/" + sample.subject + "/" + sample.sample;
 }

@@ -9,7 +9,7 @@
 
 #include "data/dataset.h"
 #include "engine/trainer.h"
-#include "models/model.h"
+#include "models/model_spec.h"
 
 namespace mer::engine {
 
@@ -23,6 +23,10 @@ namespace mer::engine {
 // Returns null when the model has no explanations.
 nlohmann::json explain_fold(const models::ModelPtr& model, const data::Dataset& dataset,
                             const FoldOutcome& outcome, int64_t model_epoch);
+
+// {"name": "kind", ...} of the model's declared explanations (models::ExplanationSpec), written
+// into explain.json and checkpoints so that figures draw each entry by its kind.
+nlohmann::json explanation_schema(const models::ModelSpec& spec);
 
 // Sample key used in explanations and by `mer explain --sample`.
 std::string sample_key(const data::SampleInfo& sample);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/checkpoint.h"
+#include "models/model_spec.h"
 
 namespace mer::engine {
 
@@ -18,9 +19,19 @@ struct Inference {
   nlohmann::json explain = nlohmann::json::object();
 };
 
-// `flow`: [3, S, S] (or [1, 3, S, S]) float32 motion map with the stored 0..255 values in
-// the prepared-dataset channel order (data/dataset.h kFlow*), S = the checkpoint's input_size. Throws
-// ConfigError naming both sizes when S differs from it. Runs on the CPU without gradients.
-Inference infer(const LoadedCheckpoint& checkpoint, const torch::Tensor& flow);
+// What a checkpoint's model reads (its recorded "inputs"), and the crop side it was trained
+// on (0 when it reads no crops or the checkpoint does not say).
+models::ModelInputs checkpoint_inputs(const LoadedCheckpoint& checkpoint);
+int64_t checkpoint_crop_side(const LoadedCheckpoint& checkpoint);
+
+// One sample (batch size 1) with every input the checkpoint's model reads:
+//   flow      [1, 3, S, S] float32, the stored 0..255 values in the prepared-dataset channel
+//             order (data/dataset.h kFlow*), S = the checkpoint's input_size;
+//   face, onset [1, 1, C, C] float32 0..255 grey crops, C = the training crop side;
+//   landmarks [1, 68, 2] flow-map pixels; aus [1, 21] 0/1.
+// Throws ConfigError naming what is missing or of the wrong size (e.g. "the model reads the
+// AU vector (au=oracle): give --aus"). Inputs the model does not read are ignored. Runs on
+// the CPU without gradients.
+Inference infer(const LoadedCheckpoint& checkpoint, const models::Batch& batch);
 
 }  // namespace mer::engine

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/version.h"
+#include "engine/batch_source.h"
 #include "engine/checkpoint.h"
 #include "engine/explain.h"
 #include "engine/results.h"
@@ -39,8 +40,10 @@ namespace {
 // is deterministic), so a run may be resumed with another --threads.
 nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
                             const data::Dataset& dataset) {
+  const auto& spec = models::find_model(o.model);
   nlohmann::json j = {{"model", o.model},
                       {"model_options", o.model_options},
+                      {"model_spec_version", spec.version},
                       {"epochs", o.epochs},
                       {"lr", o.lr},
                       {"batch_size", o.batch_size},
@@ -54,7 +57,7 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
                       {"data_checksum", dataset.checksum()}};
   // Landmarks change the results of the models that read them ("" = none: the model's
   // fallback layout).
-  if (models::find_model(o.model).uses_landmarks) {
+  if (spec.inputs_for(spec.resolve_options(o.model_options)).landmarks) {
     j["landmarks_checksum"] = dataset.landmarks_checksum();
   }
   if (o.optimizer == "sgd") j["momentum"] = o.momentum;
@@ -77,6 +80,18 @@ void check_or_write_settings(const fs::path& out, const nlohmann::json& settings
       throw ConfigError(path.string() + ": unreadable (" + e.what() +
                         "); remove it or use another --out");
     }
+    // Model options recorded by an older mer (a partial table, no version) stand for the
+    // full table they resolve to.
+    if (previous.contains("model") && previous.value("model", "") == settings.value("model", "") &&
+        !previous.contains("model_spec_version")) {
+      try {
+        previous["model_options"] =
+            models::recorded_model_options(previous["model"].get<std::string>(), previous);
+        previous["model_spec_version"] = settings.at("model_spec_version");
+      } catch (const Error&) {
+        // left as recorded: the difference is reported below
+      }
+    }
     std::string diff;
     for (const auto& [key, value] : settings.items()) {
       if (!previous.contains(key) || previous[key] != value) {
@@ -92,6 +107,15 @@ void check_or_write_settings(const fs::path& out, const nlohmann::json& settings
   }
   write_file_atomic(path.string(),
                     nlohmann::json({{"version", kResultsVersion}, {"settings", settings}}).dump(2));
+}
+
+// One line for a fold's failure: LibTorch's message without its C++ stack trace.
+std::string failure_text(const std::exception& e) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) {
+    const std::string& message = torch_error->msg();
+    return "LibTorch: " + message.substr(0, message.find('\n'));
+  }
+  return e.what();
 }
 
 // A finished fold has a readable fold.json (written after its model.pt) for the same data.
@@ -137,6 +161,7 @@ void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
                         {"model", train.model},
                         {"protocol", protocol_name(train.protocol)},
                         {"protocol_note", protocol_note(train.protocol)},
+                        {"explanations", explanation_schema(models::find_model(train.model))},
                         {"class_names", dataset.class_names},
                         {"samples", samples}};
   if (!model_info.is_null()) run["model_info"] = model_info;
@@ -150,7 +175,14 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   const auto start = std::chrono::steady_clock::now();
   dataset.validate();
   options.train.validate();
-  const auto& train = options.train;
+  // The options the run trains with: the user's, fitted to the data and resolved to the
+  // model's full option table, so that run.json and every checkpoint say exactly what was
+  // trained (idempotent when the caller has resolved them already).
+  TrainOptions train = options.train;
+  train.model_options =
+      models::resolve_model_options(train.model, train.model_options, data_traits(dataset));
+  const auto& spec = models::find_model(train.model);
+  const auto inputs = spec.inputs_for(spec.resolve_options(train.model_options));
   const std::string backend = resolve_backend(train);
   FoldOptions fold_options;
   fold_options.seed = train.seed;
@@ -234,6 +266,13 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
         fs::create_directories(dir);
         nlohmann::json meta = {{"model", train.model},
                                {"model_options", train.model_options},
+                               {"model_spec_version", spec.version},
+                               {"inputs", inputs.names()},
+                               {"explanations", explanation_schema(spec)},
+                               {"data", options.data_label.empty() ? dataset.root : options.data_label},
+                               {"preprocessing", options.preprocessing.is_null()
+                                                     ? nlohmann::json("not known")
+                                                     : options.preprocessing},
                                {"num_classes", dataset.num_classes()},
                                {"input_size", dataset.flow_side()},
                                {"class_names", dataset.class_names},
@@ -241,6 +280,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                                {"protocol", protocol_name(train.protocol)},
                                {"epoch", outcome.epoch_used},
                                {"data_checksum", checksum}};
+        if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
         save_checkpoint((dir / "model.pt").string(), model, meta);
         // The saved model's epoch: the last one, except under inner-val (restored best).
         const int64_t model_epoch = train.protocol == Protocol::kInnerVal ? outcome.epoch_used
@@ -262,10 +302,11 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
         outcomes[f] = std::move(outcome);
         done[f] = true;
       } catch (const std::exception& e) {
+        const std::string why = failure_text(e);
         progress.advance(train.epochs - reported);
-        progress.message("fold " + fold.key + " FAILED: " + e.what());
+        progress.message("fold " + fold.key + " FAILED: " + why);
         std::lock_guard<std::mutex> lock(mutex);
-        result.failures.push_back(fold.key + ": " + e.what());
+        result.failures.push_back(fold.key + ": " + why);
       }
     }
   };
@@ -303,7 +344,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.outcomes.empty()) {
     result.summary = make_summary(result.outcomes, dataset, run);
-    if (models::find_model(train.model).uses_landmarks) {
+    if (inputs.landmarks) {
       result.summary["landmarks"] =
           dataset.landmarks.defined()
               ? (options.landmarks_label.empty() ? std::string("given") : options.landmarks_label)

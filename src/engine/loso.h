@@ -30,6 +30,10 @@ struct LosoOptions {
   // How summary.json names the landmarks' source (file, "synthetic generator"), for models
   // that read landmarks.
   std::string landmarks_label;
+  // How the data was prepared (a `mer prepare` folder's manifest), recorded in every
+  // checkpoint so that `mer predict` prepares a new clip the same way; null: not known
+  // (e.g. the MEGC2019 composite, the synthetic set).
+  nlohmann::json preprocessing;
   FoldDistribution distribution;  // default: this process trains every fold
 };
 

@@ -9,8 +9,7 @@
 #include "engine/batch_source.h"
 #include "engine/metrics.h"
 #include "models/registry.h"
-#include "models/ststnet.h"
-#include "models/ststnet_fused.h"
+#include "models/ststnet_fused.h"  // FastRng, fill_dropout_scale
 
 namespace mer::engine {
 
@@ -76,14 +75,17 @@ void TrainOptions::validate() const {
   if (device == "cuda" && !torch::cuda::is_available()) {
     throw ConfigError("--device cuda: this LibTorch build has no CUDA or no GPU is visible");
   }
-  if (backend == "fused" && (model != "ststnet" || device != "cpu")) {
-    throw ConfigError("--backend fused exists only for --model ststnet on --device cpu");
+  if (backend == "fused" && (!models::find_model(model).fused_cpu_kernel || device != "cpu")) {
+    throw ConfigError("--backend fused: model '" + model + "' has no fused CPU kernel" +
+                      (device != "cpu" ? " on --device " + device : std::string()) +
+                      " (use --backend torch or auto)");
   }
 }
 
 std::string resolve_backend(const TrainOptions& options) {
   if (options.backend != "auto") return options.backend;
-  return options.model == "ststnet" && options.device == "cpu" ? "fused" : "torch";
+  return models::find_model(options.model).fused_cpu_kernel && options.device == "cpu" ? "fused"
+                                                                                       : "torch";
 }
 
 models::ModelPtr make_seeded_model(const TrainOptions& options, const data::Dataset& dataset,
@@ -96,7 +98,10 @@ models::ModelPtr make_seeded_model(const TrainOptions& options, const data::Data
   models::ModelConfig config;
   config.num_classes = dataset.num_classes();
   config.input_size = dataset.flow_side();
-  config.options = options.model_options;
+  // Fitted to the data (idempotent for options a run has resolved already), so that a model
+  // built here is the one `mer loso` trains.
+  config.options =
+      models::resolve_model_options(options.model, options.model_options, data_traits(dataset));
   return models::make_model(options.model, config);
 }
 
@@ -146,16 +151,17 @@ class FusedBackend : public Backend {
   FusedBackend(const data::Dataset& dataset, models::ModelPtr model, const TrainOptions& options,
                uint64_t dropout_seed, std::vector<float> class_weights)
       : dataset_(dataset),
-        net_(dynamic_cast<models::STSTNetImpl&>(*model)),
-        trainer_(net_),
+        model_(model),
+        kernel_(models::find_model(options.model).fused_cpu_kernel(*model)),
+        num_classes_(model->num_classes()),
         optimizer_(make_optimizer(model, options)),
         batch_size_(options.batch_size),
-        dropout_(static_cast<float>(net_.options().dropout())),
+        dropout_(kernel_->dropout()),
         rng_(dropout_seed),
         class_weights_(std::move(class_weights)) {
     flows_ = dataset.flows.contiguous();
     sample_floats_ = flows_[0].numel();
-    mask_floats_ = 16 * net_.pooled_side() * net_.pooled_side();
+    mask_floats_ = kernel_->dropout_floats_per_sample();
     inputs_.resize(batch_size_ * sample_floats_);
     labels_.resize(batch_size_);
     masks_.resize(batch_size_ * mask_floats_);
@@ -173,11 +179,11 @@ class FusedBackend : public Backend {
         labels_[b] = dataset_.samples[i].label;
       }
       const float* masks = nullptr;
-      if (dropout_ > 0.f) {
+      if (dropout_ > 0.f && mask_floats_ > 0) {
         models::fill_dropout_scale(rng_, dropout_, masks_.data(), n * mask_floats_);
         masks = masks_.data();
       }
-      const float loss = trainer_.train_step(inputs_.data(), labels_.data(), n, masks,
+      const float loss = kernel_->train_step(inputs_.data(), labels_.data(), n, masks,
                                              class_weights_.empty() ? nullptr
                                                                     : class_weights_.data(),
                                              &correct);
@@ -189,7 +195,7 @@ class FusedBackend : public Backend {
   }
 
   torch::Tensor predict(const std::vector<int64_t>& indices) override {
-    const int64_t k = net_.num_classes();
+    const int64_t k = num_classes_;
     auto logits = torch::empty({static_cast<int64_t>(indices.size()), k});
     std::vector<float> chunk;
     const float* base = flows_.data_ptr<float>();
@@ -200,15 +206,16 @@ class FusedBackend : public Backend {
         std::copy_n(base + indices[start + b] * sample_floats_, sample_floats_,
                     chunk.data() + b * sample_floats_);
       }
-      trainer_.predict(chunk.data(), n, logits.data_ptr<float>() + start * k);
+      kernel_->predict(chunk.data(), n, logits.data_ptr<float>() + start * k);
     }
     return torch::softmax(logits, 1);
   }
 
  private:
   const data::Dataset& dataset_;
-  models::STSTNetImpl& net_;
-  models::STSTNetFusedTrainer trainer_;
+  models::ModelPtr model_;  // the module whose parameters the kernel trains
+  std::unique_ptr<models::FusedCpuKernel> kernel_;
+  int64_t num_classes_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   int64_t batch_size_;
   float dropout_;

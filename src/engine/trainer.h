@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "engine/folds.h"
 #include "models/model.h"
+#include "models/registry.h"
 
 namespace mer::engine {
 
@@ -24,7 +25,7 @@ Protocol parse_protocol(const std::string& name);  // throws ConfigError
 std::string protocol_note(Protocol protocol);
 
 struct TrainOptions {
-  std::string model = "ststnet";
+  std::string model = models::kDefaultModel;
   std::map<std::string, std::string> model_options;  // --model-opt key=value
   int64_t epochs = 500;
   double lr = 5e-5;              // STSTNet's value for raw 0..255 input

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/registry.h"
 #include "data/dataset.h"
 
 namespace mer::models {
@@ -16,30 +17,15 @@ constexpr int64_t kFirstFC = 512;     // published
 constexpr int64_t kSecondFC = 128;    // published
 }  // namespace
 
-std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size()) throw std::invalid_argument("trailing");
-      out.push_back(v);
-    } catch (const std::exception&) {
-      throw ConfigError(what + " '" + text + "': expected comma-separated integers like 2,2,6");
-    }
-  }
-  if (out.empty()) throw ConfigError(what + " is empty");
-  return out;
-}
-
 void CVAFPFOptions::validate() const {
   if (num_classes() < 2) throw ConfigError("cva-fpf: num_classes must be >= 2");
   if (!(width() > 0.0) || width() > 4.0) throw ConfigError("cva-fpf: width must be in (0, 4]");
   if (input() != "crops" && input() != "flow") throw ConfigError("cva-fpf: input must be crops or flow");
   if (au() != "none" && au() != "oracle" && au() != "predicted") {
     throw ConfigError("cva-fpf: au must be none, oracle or predicted");
+  }
+  if (fpf() != "auto" && fpf() != "face" && fpf() != "magnitude") {
+    throw ConfigError("cva-fpf: fpf must be auto, face or magnitude");
   }
   if (au_weight() < 0.0) throw ConfigError("cva-fpf: au_weight must be >= 0");
   if (dropout() < 0.0 || dropout() >= 1.0) throw ConfigError("cva-fpf: dropout must be in [0, 1)");
@@ -120,7 +106,10 @@ CVAFPFImpl::Inputs CVAFPFImpl::inputs(const Batch& batch) const {
   MER_CHECK(batch.flow.defined() && batch.flow.dim() == 4 && batch.flow.size(1) == 3,
             "cva-fpf with input=flow needs flow maps [B, 3, H, W]");
   in.motion = resize(batch.flow / 255.0);
-  if (batch.face.defined()) {
+  if (options_.fpf() == "face" && !batch.face.defined()) {
+    throw ConfigError("cva-fpf with fpf=face needs the face crops (Batch::face)");
+  }
+  if (batch.face.defined() && options_.fpf() != "magnitude") {
     in.faces = {resize(batch.face.to(torch::kFloat32)) / 255.0 - 0.5};
   } else {
     // No crop: the motion's magnitude (u, v centred on the map's mid-grey) locates the face.
@@ -189,3 +178,110 @@ Output CVAFPFImpl::forward(const Batch& batch) {
 }
 
 }  // namespace mer::models
+
+MER_MODEL_SPEC(cva_fpf) {
+  using namespace mer::models;
+  const CVAFPFOptions d;
+  ModelSpec spec;
+  spec.name = "cva-fpf";
+  spec.summary =
+      "CVA + FPF + AU (ICLR 2024 submission): continuously vertical attention on apex - onset, "
+      "a Swin facial position focalizer on the crops, AU vector fused before the classifier";
+  spec.version = 1;
+  spec.options = {
+      choice_option("au", d.au(), {"none", "oracle", "predicted"},
+                    "AU input: oracle = the sheet's ground-truth AUs, also at test time (as "
+                    "published); predicted = an AU head trained on the training subjects"),
+      choice_option("input", "auto", {"auto", "crops", "flow"},
+                    "crops: apex - onset of the aligned crops; flow: the flow map stands in for "
+                    "it (flow-only data); auto: crops where the data has them"),
+      choice_option("fpf", d.fpf(), {"auto", "face", "magnitude"},
+                    "input=flow: what feeds the FPF (auto: the face crop where the data has it)"),
+      int_option("input_size", d.input_size(), 16, 1024, "side the inputs are resized to "
+                 "(multiple of 16, keeping every Swin stage a multiple of the window)", "224"),
+      float_option("width", d.width(), 0.01, 4.0, "main-branch channel scale", "1"),
+      int_option("embed", d.embed(), 1, 1024, "Swin embedding size", "128"),
+      int_list_option("depths", d.depths(), 1, 64, "Swin blocks per stage (3 stages)"),
+      int_list_option("heads", d.heads(), 1, 64, "Swin attention heads per stage", "4,8,16"),
+      int_option("window", d.window(), 1, 64, "Swin window side"),
+      float_option("au_weight", d.au_weight(), 0.0, 100.0, "au=predicted: AU loss weight"),
+      float_option("dropout", d.dropout(), 0.0, 0.99, "dropout before the classifier"),
+  };
+  spec.training = TrainingDefaults{20, 10, 8e-4, 50, "adamw", 0.6, 0.987};
+  spec.inputs = [](const OptionValues& o) {
+    ModelInputs in;
+    if (o.text("input") == "crops") {
+      in.apex_crop = in.onset_crop = true;
+    } else {
+      in.apex_crop = o.text("fpf") != "magnitude";
+    }
+    if (o.text("au") == "oracle") in.action_units = ModelInputs::ActionUnits::kAlways;
+    if (o.text("au") == "predicted") in.action_units = ModelInputs::ActionUnits::kTrainingOnly;
+    return in;
+  };
+  spec.explanations = {
+      {"vertical_attention", ExplanationKind::kRowProfile,
+       "the last CVA block's attention over the rows of the face, top to bottom (0..1)"},
+      {"au_probability", ExplanationKind::kActionUnitProbabilities,
+       "au=predicted: the AU head's probability of each action unit (0..1)"},
+  };
+  spec.fit_to_data = [](std::map<std::string, std::string>& options, const DataTraits& data) {
+    const bool crops = data.faces && data.onsets;
+    if (!options.count("input") || options.at("input") == "auto") {
+      options["input"] = crops ? "crops" : "flow";
+    }
+    if (!options.count("au")) options["au"] = CVAFPFOptions().au();
+    const auto input = options.at("input");
+    const auto au = options.at("au");
+    if (input == "crops" && !crops) {
+      throw mer::ConfigError("cva-fpf input=crops: the data has no onset/apex crops (a `mer "
+                             "prepare` folder has them); use input=flow, the flow stand-in");
+    }
+    if (au != "none" && !data.aus) {
+      throw mer::ConfigError("cva-fpf au=" + au + ": the data has no AU vectors (the au1..au45 "
+                             "columns of a `mer prepare` labels.csv); use au=none");
+    }
+    if (input == "flow" && (!options.count("fpf") || options.at("fpf") == "auto")) {
+      options["fpf"] = data.faces ? "face" : "magnitude";
+    }
+    if (input == "flow" && options.at("fpf") == "face" && !data.faces) {
+      throw mer::ConfigError("cva-fpf fpf=face: the data has no face crops; use fpf=magnitude");
+    }
+    std::string line = "cva-fpf: input=" + input;
+    line += input == "crops" ? " (apex - onset of the aligned crops; FPF on both crops)"
+                             : std::string(" (STAND-IN: the flow map replaces apex - onset; FPF on ") +
+                                   (options.at("fpf") == "face" ? "the face crop)"
+                                                                : "the flow magnitude, no crop)");
+    line += ", au=" + au;
+    if (au == "oracle") {
+      line += " (ORACLE INPUT: the ground-truth AUs of the sheet, also for the TEST subject, as "
+              "published)";
+    } else if (au == "predicted") {
+      line += " (an AU head trained on the training subjects' AUs; its predictions are fused)";
+    } else {
+      line += " (no AU input)";
+    }
+    return line;
+  };
+  spec.make = [](int64_t num_classes, int64_t, const OptionValues& o) -> ModelPtr {
+    if (o.text("input") == "auto") {
+      throw mer::ConfigError("cva-fpf input=auto is chosen from the data: fit the options to "
+                             "the data first (models::resolve_model_options)");
+    }
+    CVAFPFOptions options;
+    options.num_classes(num_classes)
+        .input_size(o.integer("input_size"))
+        .width(o.number("width"))
+        .input(o.text("input"))
+        .fpf(o.text("fpf"))
+        .au(o.text("au"))
+        .au_weight(o.number("au_weight"))
+        .embed(o.integer("embed"))
+        .depths(o.int_list("depths"))
+        .heads(o.int_list("heads"))
+        .window(o.integer("window"))
+        .dropout(o.number("dropout"));
+    return std::make_shared<CVAFPFImpl>(options);
+  };
+  return spec;
+}

@@ -60,6 +60,10 @@ struct CVAFPFOptions {
   TORCH_ARG(std::vector<int64_t>, heads) = std::vector<int64_t>{1, 2, 4};  // [4, 8, 16]
   TORCH_ARG(int64_t, window) = 7;
   TORCH_ARG(double, dropout) = 0.0;         // before the classifier (not published)
+  // input=flow: what feeds the FPF. face: Batch::face (required); magnitude: the motion's
+  // magnitude; auto: the face crop when the batch carries one, else the magnitude (what runs
+  // recorded before the option existed did; new runs record the choice made for the data).
+  TORCH_ARG(std::string, fpf) = "auto";
 
  public:
   void validate() const;  // throws ConfigError
@@ -99,7 +103,5 @@ class CVAFPFImpl : public ModelImpl {
 
 using CVAFPF = std::shared_ptr<CVAFPFImpl>;
 
-// "1,2,4" -> {1, 2, 4}; throws ConfigError naming `what` on anything else.
-std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what);
 
 }  // namespace mer::models

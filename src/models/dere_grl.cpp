@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/registry.h"
 #include "models/landmark_groups.h"
 
 namespace mer::models {
@@ -269,3 +270,75 @@ Output DeReGRLImpl::forward(const Batch& batch) {
 }
 
 }  // namespace mer::models
+
+MER_MODEL_SPEC(dere_grl) {
+  using namespace mer::models;
+  const DeReGRLOptions d;
+  ModelSpec spec;
+  spec.name = "dere-grl";
+  spec.summary =
+      "DeRe-GRL (Wei et al. 2023): graph over the 68 landmarks carrying local motion, "
+      "per-component action features (ADM), learned relations among them (RRM); explains "
+      "each component's action strength and the relation matrix";
+  spec.version = 1;
+  spec.options = {
+      choice_option("partition", d.partition(), {"fine", "coarse"},
+                    "facial components: fine = 8, coarse = 5"),
+      choice_option("centering", d.centering(), {"median", "none"},
+                    "subtract the map's median motion (head shift) before sampling"),
+      int_option("patch", d.patch(), 1, 15, "odd side of the sampling grid per landmark"),
+      float_option("patch_step", d.patch_step(), 0.01, 16.0, "its step in flow-map pixels"),
+      int_option("cnn_channels", d.cnn_channels(), 0, 256, "shared CNN embedding (0 = none)"),
+      int_option("node_dim", d.node_dim(), 1, 1024, "node feature size"),
+      int_option("gcn_layers", d.gcn_layers(), 1, 8, "graph convolution layers"),
+      int_option("neighbours", d.neighbours(), 1, 68,
+                 "adjacency support per node, itself included (68 = dense)"),
+      float_option("adjacency_sigma", d.adjacency_sigma(), 1e-6, 10.0,
+                   "proximity scale of the adjacency's start (face-side fraction)"),
+      int_option("action_dim", d.action_dim(), 1, 1024, "size of each action feature"),
+      int_option("relation_dim", d.relation_dim(), 1, 1024, "query/key size of the RRM"),
+      float_option("dropout", d.dropout(), 0.0, 0.99, "dropout before the classifier"),
+      float_option("action_sparsity", d.action_sparsity(), 0.0, 100.0,
+                   "weight of a group-lasso loss on the action features"),
+      choice_option("adm_pool", d.adm_pool(), {"max", "mean"},
+                    "how the ADM pools a component's nodes (runs recorded without it used mean)"),
+  };
+  spec.training = TrainingDefaults{30, 30, 1e-3, 64, "adam", 1e-4};
+  spec.inputs = [](const OptionValues&) {
+    ModelInputs in;
+    in.landmarks = true;
+    return in;
+  };
+  spec.explanations = {
+      {"component_action", ExplanationKind::kComponentStrengths,
+       "action strength |a_c| of each facial component (>= 0, larger = moved more)"},
+      {"relation_matrix", ExplanationKind::kRelationMatrix,
+       "learned relation of each component (row) to the others (columns); rows sum to 1"},
+      {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the graph was built on"},
+  };
+  // Version 0 (no version recorded): adm_pool defaulted to mean.
+  spec.migrate = [](std::map<std::string, std::string>& options, int recorded_version) {
+    if (recorded_version < 1 && !options.count("adm_pool")) options["adm_pool"] = "mean";
+  };
+  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    DeReGRLOptions options;
+    options.num_classes(num_classes)
+        .input_size(input_size)
+        .partition(o.text("partition"))
+        .centering(o.text("centering"))
+        .patch(o.integer("patch"))
+        .patch_step(o.number("patch_step"))
+        .cnn_channels(o.integer("cnn_channels"))
+        .node_dim(o.integer("node_dim"))
+        .gcn_layers(o.integer("gcn_layers"))
+        .neighbours(o.integer("neighbours"))
+        .adjacency_sigma(o.number("adjacency_sigma"))
+        .action_dim(o.integer("action_dim"))
+        .relation_dim(o.integer("relation_dim"))
+        .dropout(o.number("dropout"))
+        .action_sparsity(o.number("action_sparsity"))
+        .adm_pool(o.text("adm_pool"));
+    return std::make_shared<DeReGRLImpl>(options);
+  };
+  return spec;
+}

@@ -88,10 +88,10 @@ struct DeReGRLOptions {
   TORCH_ARG(int64_t, relation_dim) = 16;          // query/key size of the RRM
   TORCH_ARG(double, dropout) = 0.3;               // before the classifier
   TORCH_ARG(double, action_sparsity) = 0.0;       // weight of the group-lasso loss on actions
-  // max | mean: ADM pooling of a component's nodes. `mer` trains with max (fit_to_data writes
-  // it into every new run's options); the struct keeps mean so that runs recorded before the
-  // option existed, whose options lack it, load as they were trained.
-  TORCH_ARG(std::string, adm_pool) = "mean";
+  // max | mean: ADM pooling of a component's nodes, so that a component acts as strongly as
+  // its most moving point. Runs recorded before the option existed used mean; the model
+  // spec's migration (version 0) gives them mean back.
+  TORCH_ARG(std::string, adm_pool) = "max";
 
  public:
   void validate() const;  // throws ConfigError

@@ -1,6 +1,7 @@
 #include "models/fr.h"
 
 #include "core/error.h"
+#include "models/registry.h"
 #include "data/dataset.h"
 
 namespace mer::models {
@@ -158,3 +159,49 @@ Output FRImpl::forward(const Batch& batch) {
 }
 
 }  // namespace mer::models
+
+MER_MODEL_SPEC(fr) {
+  using namespace mer::models;
+  const FROptions d;
+  ModelSpec spec;
+  spec.name = "fr";
+  spec.summary =
+      "FR, Feature Refinement (Zhou et al. 2021): Inception flow features, one attention "
+      "branch per expression with a proposal loss, fused classifier";
+  spec.options = {
+      choice_option("streams", d.streams(), {"uv", "uvs"},
+                    "input channels that get an Inception stream"),
+      int_option("branch_channels", d.branch_channels(), 1, 256, "kernels per Inception branch"),
+      int_option("shared_channels", d.shared_channels(), 4, 1024, "channels of the shared map F"),
+      choice_option("attention", d.attention(), {"both", "spatial", "channel", "none"},
+                    "attention factors of each expression branch (none: the ablation)"),
+      int_option("feature_dim", d.feature_dim(), 1, 4096, "size of each expression-specific feature"),
+      float_option("proposal_weight", d.proposal_weight(), 0.0, 100.0,
+                   "weight of the proposal loss (0: the ablation without it)"),
+      float_option("dropout", d.dropout(), 0.0, 0.99, "dropout before the fused classifier"),
+      int_option("feature_pool", d.feature_pool(), 1, 512,
+                 "average-pool size before each branch's embedding"),
+  };
+  spec.training = TrainingDefaults{20, 20, 1e-3, 64, "adam", 1e-4};
+  spec.explanations = {
+      {"attention", ExplanationKind::kClassSpatialMaps,
+       "each expression branch's spatial attention over the shared map (0..1)"},
+      {"proposal", ExplanationKind::kClassScores,
+       "each expression branch's proposal probability that the sample shows its class (0..1)"},
+  };
+  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    FROptions options;
+    options.num_classes(num_classes)
+        .input_size(input_size)
+        .streams(o.text("streams"))
+        .branch_channels(o.integer("branch_channels"))
+        .shared_channels(o.integer("shared_channels"))
+        .attention(o.text("attention"))
+        .feature_dim(o.integer("feature_dim"))
+        .proposal_weight(o.number("proposal_weight"))
+        .dropout(o.number("dropout"))
+        .feature_pool(o.integer("feature_pool"));
+    return std::make_shared<FRImpl>(options);
+  };
+  return spec;
+}

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/registry.h"
 #include "models/dere_grl.h"
 #include "models/landmark_groups.h"
 
@@ -318,3 +319,92 @@ Output RRRNImpl::forward(const Batch& batch) {
 }
 
 }  // namespace mer::models
+
+MER_MODEL_SPEC(rrrn) {
+  using namespace mer::models;
+  const RRRNOptions d;
+  ModelSpec spec;
+  spec.name = "rrrn";
+  spec.summary =
+      "RRRN, Region-inspired Relation Reasoning Network (Mao, Zhou et al.): features of 9 "
+      "facial regions (face + landmark boxes), a weight per region (RI attention), graph "
+      "reasoning over the regions (RR); explains each region's weight";
+  spec.version = 1;
+  spec.options = {
+      choice_option("centering", d.centering(), {"median", "none"},
+                    "subtract the map's median motion (head shift)"),
+      float_option("margin", d.margin(), 0.0, 0.5, "region box margin, fraction of the side"),
+      float_option("min_box", d.min_box(), 0.0, 1.0, "smallest box side, fraction of the side"),
+      int_option("channels", d.channels(), 1, 512, "backbone width (second conv: 2x)"),
+      int_option("grid", d.grid(), 1, 7, "RoI-align cells per box side"),
+      int_option("region_dim", d.region_dim(), 1, 4096, "region feature size"),
+      bool_option("relation_attention", d.relation_attention(), "RI beta from [region; face]"),
+      int_option("gcn_layers", d.gcn_layers(), 1, 6, "RR graph layers"),
+      float_option("dropout", d.dropout(), 0.0, 0.99, "dropout before the classifier"),
+      float_option("region_drop", d.region_drop(), 0.0, 1.0,
+                   "training-time occlusion probability of each region"),
+      float_option("group_drop", d.group_drop(), 0.0, 1.0,
+                   "training-time occlusion probability of the upper or lower half of the face"),
+      choice_option("visibility", "auto", {"auto", "appearance", "none"},
+                    "appearance: region weights also from the face crop, trained on painted-over "
+                    "regions; none: flow only; auto: appearance when the data has face crops"),
+      float_option("visibility_weight", d.visibility_weight(), 0.0, 100.0,
+                   "weight of the auxiliary visibility loss"),
+  };
+  spec.training = TrainingDefaults{25, 30, 1e-3, 64, "adam", 1e-4};
+  spec.inputs = [](const OptionValues& o) {
+    ModelInputs in;
+    in.landmarks = true;
+    in.apex_crop = o.text("visibility") == "appearance";
+    return in;
+  };
+  spec.explanations = {
+      {"region_weights", ExplanationKind::kRegionWeights,
+       "weight of each region in the classification (sums to 1)"},
+      {"region_visibility", ExplanationKind::kRegionWeights,
+       "visibility of each region seen in the face crop (0 hidden .. 1 visible)"},
+      {"region_boxes", ExplanationKind::kRegionBoxes, "the regions' boxes on the flow map"},
+      {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the regions were placed by"},
+  };
+  spec.fit_to_data = [](std::map<std::string, std::string>& options, const DataTraits& data) {
+    auto it = options.find("visibility");
+    if (it == options.end() || it->second == "auto") {
+      options["visibility"] = data.faces ? "appearance" : "none";
+      return std::string(data.faces
+                             ? "rrrn: visibility=appearance (region weights also from the face crops)"
+                             : "rrrn: visibility=none (the data has no face crops)");
+    }
+    if (it->second == "appearance" && !data.faces) {
+      throw mer::ConfigError("rrrn visibility=appearance: the data has no face crops");
+    }
+    return std::string();
+  };
+  // Version 0 (no version recorded): runs without a visibility key were flow only.
+  spec.migrate = [](std::map<std::string, std::string>& options, int recorded_version) {
+    if (recorded_version < 1 && !options.count("visibility")) options["visibility"] = "none";
+  };
+  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    if (o.text("visibility") == "auto") {
+      throw mer::ConfigError("rrrn visibility=auto is chosen from the data: fit the options to "
+                             "the data first (models::resolve_model_options)");
+    }
+    RRRNOptions options;
+    options.num_classes(num_classes)
+        .input_size(input_size)
+        .centering(o.text("centering"))
+        .margin(o.number("margin"))
+        .min_box(o.number("min_box"))
+        .channels(o.integer("channels"))
+        .grid(o.integer("grid"))
+        .region_dim(o.integer("region_dim"))
+        .relation_attention(o.flag("relation_attention"))
+        .gcn_layers(o.integer("gcn_layers"))
+        .dropout(o.number("dropout"))
+        .region_drop(o.number("region_drop"))
+        .group_drop(o.number("group_drop"))
+        .visibility(o.text("visibility"))
+        .visibility_weight(o.number("visibility_weight"));
+    return std::make_shared<RRRNImpl>(options);
+  };
+  return spec;
+}

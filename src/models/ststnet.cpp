@@ -1,6 +1,8 @@
 #include "models/ststnet.h"
 
 #include "core/error.h"
+#include "models/registry.h"
+#include "models/ststnet_fused.h"
 
 namespace mer::models {
 
@@ -49,4 +51,54 @@ Output STSTNetImpl::forward(const Batch& batch) {
   return out;
 }
 
+namespace {
+
+// The fused kernel behind the model contract's FusedCpuKernel interface.
+class STSTNetKernel : public FusedCpuKernel {
+ public:
+  explicit STSTNetKernel(STSTNetImpl& net)
+      : trainer_(net),
+        dropout_(static_cast<float>(net.options().dropout())),
+        mask_floats_(16 * net.pooled_side() * net.pooled_side()) {}
+  float dropout() const override { return dropout_; }
+  int64_t dropout_floats_per_sample() const override { return dropout_ > 0.f ? mask_floats_ : 0; }
+  float train_step(const float* inputs, const int64_t* labels, int64_t n,
+                   const float* dropout_scale, const float* class_weights,
+                   int64_t* correct) override {
+    return trainer_.train_step(inputs, labels, n, dropout_scale, class_weights, correct);
+  }
+  void predict(const float* inputs, int64_t n, float* logits) override {
+    trainer_.predict(inputs, n, logits);
+  }
+
+ private:
+  STSTNetFusedTrainer trainer_;
+  float dropout_;
+  int64_t mask_floats_;
+};
+
+}  // namespace
+
 }  // namespace mer::models
+
+MER_MODEL_SPEC(ststnet) {
+  using namespace mer::models;
+  ModelSpec spec;
+  spec.name = "ststnet";
+  spec.summary =
+      "STSTNet (Liong et al. 2019): three shallow conv streams over (u, v, strain); the "
+      "reference baseline";
+  spec.options = {float_option("dropout", STSTNetOptions().dropout(), 0.0, 0.99,
+                               "dropout after each stream's max-pool")};
+  spec.training = TrainingDefaults{};  // 500 epochs (200 synthetic), Adam 5e-5, batch 256
+  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    return std::make_shared<STSTNetImpl>(STSTNetOptions()
+                                             .num_classes(num_classes)
+                                             .input_size(input_size)
+                                             .dropout(o.number("dropout")));
+  };
+  spec.fused_cpu_kernel = [](ModelImpl& module) -> std::unique_ptr<FusedCpuKernel> {
+    return std::make_unique<STSTNetKernel>(dynamic_cast<STSTNetImpl&>(module));
+  };
+  return spec;
+}

@@ -605,14 +605,23 @@ face::ClipPreprocessorOptions read_preprocessing(const std::string& prepared_dir
     throw DataError(file.string() + ": missing or unreadable (is " + prepared_dir +
                     " a `mer prepare` folder?)");
   }
-  if (manifest->value("format", "") != kFormat ||
-      manifest->value("version", 0) != kPrepareCacheVersion) {
-    throw DataError(file.string() + ": not a mer prepare manifest of version " +
+  return preprocessing_from_manifest(*manifest, file.string());
+}
+
+int manifest_jpeg_quality(const json& manifest) {
+  return manifest.value("parameters", json::object()).value("jpeg_quality", 0);
+}
+
+face::ClipPreprocessorOptions preprocessing_from_manifest(const json& manifest,
+                                                          const std::string& where) {
+  if (!manifest.is_object() || manifest.value("format", "") != kFormat ||
+      manifest.value("version", 0) != kPrepareCacheVersion) {
+    throw DataError(where + ": not a mer prepare manifest of version " +
                     std::to_string(kPrepareCacheVersion));
   }
   face::ClipPreprocessorOptions o;
   try {
-    const json& p = manifest->at("parameters");
+    const json& p = manifest.at("parameters");
     o.landmark_model(p.at("landmark_model").get<std::string>());
     const json& d = p.at("detector");
     o.detector()
@@ -664,15 +673,15 @@ face::ClipPreprocessorOptions read_preprocessing(const std::string& prepared_dir
     o.apex().working_size(s.at("working_size").get<int>()).smoothing(s.at("smoothing").get<int>());
     o.colour_crops(p.at("colour_crops").get<bool>());
   } catch (const json::exception& e) {
-    throw DataError(file.string() + ": incomplete parameters: " + e.what());
+    throw DataError(where + ": incomplete parameters: " + e.what());
   }
   // The round trip must be exact, or the clip would not be preprocessed like the data.
-  json stored = manifest->at("parameters");
+  json stored = manifest.at("parameters");
   stored.erase("jpeg_quality");
   stored.erase("cache_version");
   const json read = preprocessing_json(o);
   if (read != stored) {
-    throw DataError(file.string() + ": parameters this mer cannot reproduce (" +
+    throw DataError(where + ": parameters this mer cannot reproduce (" +
                     describe_changes(stored, read) + ")");
   }
   return o;

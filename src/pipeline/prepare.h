@@ -67,6 +67,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "core/arg.h"
 #include "data/adapters.h"
@@ -190,5 +191,11 @@ std::string describe_preprocessing(const face::ClipPreprocessorOptions& options)
 // new clip can be preprocessed exactly like the training data. Throws DataError naming the
 // file when it is missing, unreadable, of another version or lacks a parameter.
 face::ClipPreprocessorOptions read_preprocessing(const std::string& prepared_dir);
+// The same from a manifest already read (e.g. the one a checkpoint recorded); `where` names
+// its source in errors.
+face::ClipPreprocessorOptions preprocessing_from_manifest(const nlohmann::json& manifest,
+                                                          const std::string& where);
+// The JPEG quality a manifest's crops were stored with (0 when it does not say).
+int manifest_jpeg_quality(const nlohmann::json& manifest);
 
 }  // namespace mer::pipeline

@@ -7,6 +7,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "data/action_units.h"
+#include "models/registry.h"
 
 namespace fs = std::filesystem;
 
@@ -321,10 +323,6 @@ cv::Mat hconcat_all(const std::vector<cv::Mat>& panels) {
   return row;
 }
 
-bool is_matrix_name(const std::string& name) {
-  return name.find("relation") != std::string::npos || name.find("matrix") != std::string::npos;
-}
-
 std::vector<std::string> labels_of(const nlohmann::json& model_info, const std::string& name) {
   if (model_info.is_object() && model_info.contains("labels") &&
       model_info["labels"].contains(name) && model_info["labels"][name].is_array()) {
@@ -342,7 +340,25 @@ std::vector<ComponentRegion> components_of(const nlohmann::json& model_info) {
   return out;
 }
 
+// The declared kind of explanation `name` (the model spec's, as recorded with the run).
+models::ExplanationKind kind_of(const ExplainFigureInput& input, const std::string& name) {
+  if (input.kinds.is_object() && input.kinds.contains(name) && input.kinds[name].is_string()) {
+    return models::parse_explanation_kind(input.kinds[name].get<std::string>());
+  }
+  throw DataError("explanation '" + name + "' has no declared kind (the model's spec lists its "
+                  "explanations; see `mer models`)");
+}
+
 }  // namespace
+
+nlohmann::json explanation_kinds_of(const std::string& model, const nlohmann::json& recorded) {
+  if (recorded.is_object() && !recorded.empty()) return recorded;
+  nlohmann::json kinds = nlohmann::json::object();
+  for (const auto& e : models::find_model(model).explanations) {
+    kinds[e.name] = models::explanation_kind_name(e.kind);
+  }
+  return kinds;
+}
 
 cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options) {
   const int side = options.panel;
@@ -352,12 +368,16 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   // Landmarks the model used, in panel pixels.
   std::vector<cv::Point2f> points;
   const int flow_side = input.flow_side > 0 ? input.flow_side : input.flow.cols;
-  if (input.explain.contains("landmarks") && flow_side > 0) {
-    const auto shape = shape_of(input.explain["landmarks"]);
+  std::string boxes_name;
+  for (const auto& [name, value] : input.explain.items()) {
+    const auto kind = kind_of(input, name);
+    if (kind == models::ExplanationKind::kRegionBoxes) boxes_name = name;
+    if (kind != models::ExplanationKind::kLandmarks || flow_side <= 0) continue;
+    const auto shape = shape_of(value);
     if (shape.size() != 2 || shape[1] != 2) {
-      throw DataError("explanation 'landmarks' must be [n, 2] (x, y) points");
+      throw DataError("explanation '" + name + "' must be [n, 2] (x, y) points");
     }
-    const auto m = to_mat(input.explain["landmarks"]);
+    const auto m = to_mat(value);
     const float scale = static_cast<float>(side) / static_cast<float>(flow_side);
     for (int i = 0; i < m.rows; ++i) {
       // Pixel centres at integers in both images: (x + 0.5) * scale - 0.5.
@@ -383,12 +403,12 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   }
   rows.push_back(top);
 
-  // A length-K vector captions the per-class maps (the first one found, by name order).
+  // The per-class scores caption the per-class maps.
   std::string caption_name;
   cv::Mat caption_values;
   for (const auto& [name, value] : input.explain.items()) {
-    const auto shape = shape_of(value);
-    if (shape.size() == 1 && shape[0] == k) {
+    if (kind_of(input, name) == models::ExplanationKind::kClassScores &&
+        shape_of(value) == std::vector<int64_t>{k}) {
       caption_name = name;
       caption_values = to_mat(value);
       break;
@@ -398,76 +418,108 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   const auto regions = components_of(input.model_info);
   std::vector<cv::Mat> small;  // panels of 2-D and 1-D tensors share a row
   for (const auto& [name, value] : input.explain.items()) {
-    if (name == "landmarks") continue;  // drawn on the face
+    using Kind = models::ExplanationKind;
+    const auto kind = kind_of(input, name);
     const auto shape = shape_of(value);
     const auto labels = labels_of(input.model_info, name);
-    if (name == "region_boxes") {  // drawn with the region vector it belongs to
-      if (shape.size() != 2 || shape[1] != 4) {
-        throw DataError("explanation 'region_boxes' must be [n, 4] (x0, y0, x1, y1) boxes");
+    const auto expect_dims = [&](size_t dims) {
+      if (shape.size() != dims) {
+        throw DataError("explanation '" + name + "' (" + models::explanation_kind_name(kind) +
+                        ") must have " + std::to_string(dims) + " dimensions, has " +
+                        std::to_string(shape.size()));
       }
-      continue;
-    }
-    if (shape.size() == 1 && name.find("region") != std::string::npos && flow_side > 0 &&
-        input.explain.contains("region_boxes") &&
-        shape_of(input.explain["region_boxes"]) == std::vector<int64_t>{shape[0], 4}) {
-      const auto values = to_mat(value);
-      cv::Point top_at;
-      cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
-      const std::string strongest =
-          top_at.x < static_cast<int>(labels.size()) ? labels[top_at.x] : std::to_string(top_at.x);
-      const float scale = static_cast<float>(side) / static_cast<float>(flow_side);
-      small.push_back(with_caption(box_panel(input.face, points, to_mat(input.explain["region_boxes"]),
-                                             values, scale, side, options.alpha),
-                                   name + " on the face\nlargest: " + strongest));
-      small.push_back(with_caption(bar_chart(values, labels, side), name));
-      continue;
-    }
-    if (shape.size() == 1 && name.find("component") != std::string::npos && !points.empty() &&
-        !regions.empty() && shape[0] == static_cast<int64_t>(regions.size())) {
-      const auto values = to_mat(value);
-      cv::Point top_at;
-      cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
-      const std::string strongest = regions[top_at.x].name;
-      std::vector<std::string> names;
-      for (const auto& r : regions) names.push_back(r.name);
-      small.push_back(with_caption(
-          component_panel(input.face, points, regions, values, side, options.alpha),
-          name + " on the face\nstrongest: " + strongest));
-      small.push_back(with_caption(bar_chart(values, names, side), name));
-      continue;
-    }
-    if (shape.size() == 3) {
-      std::vector<cv::Mat> row;
-      for (int64_t i = 0; i < shape[0]; ++i) {
-        std::string range;
-        auto panel = overlay(input.face, to_mat(value[i]), side, options.alpha, &range);
-        std::string text = name + ": " + (i < k ? input.class_names[i] : std::to_string(i)) + "\n";
-        if (!caption_values.empty() && i < k) {
-          char buf[48];
-          std::snprintf(buf, sizeof buf, "%s %.2f, ", caption_name.c_str(), caption_values.at<float>(0, i));
-          text += buf;
+    };
+    switch (kind) {
+      case Kind::kLandmarks:
+        break;  // drawn on the face
+      case Kind::kRegionBoxes:  // drawn with the region values they belong to
+        if (shape.size() != 2 || shape[1] != 4) {
+          throw DataError("explanation '" + name + "' must be [n, 4] (x0, y0, x1, y1) boxes");
         }
-        row.push_back(with_caption(panel, text + "range " + range));
+        break;
+      case Kind::kRegionWeights: {
+        expect_dims(1);
+        const auto values = to_mat(value);
+        if (!boxes_name.empty() && flow_side > 0 &&
+            shape_of(input.explain[boxes_name]) == std::vector<int64_t>{shape[0], 4}) {
+          cv::Point top_at;
+          cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
+          const std::string strongest =
+              top_at.x < static_cast<int>(labels.size()) ? labels[top_at.x] : std::to_string(top_at.x);
+          const float scale = static_cast<float>(side) / static_cast<float>(flow_side);
+          small.push_back(with_caption(box_panel(input.face, points, to_mat(input.explain[boxes_name]),
+                                                 values, scale, side, options.alpha),
+                                       name + " on the face\nlargest: " + strongest));
+        }
+        small.push_back(with_caption(bar_chart(values, labels, side), name));
+        break;
       }
-      rows.push_back(row);
-    } else if (shape.size() == 2) {
-      const auto m = to_mat(value);
-      if (is_matrix_name(name) && !labels.empty()) {
-        small.push_back(with_caption(labelled_matrix_panel(m, labels, side), name + " (row <- column)"));
-      } else if (is_matrix_name(name)) {
-        small.push_back(with_caption(matrix_panel(m, side), name));
-      } else {
+      case Kind::kComponentStrengths: {
+        expect_dims(1);
+        const auto values = to_mat(value);
+        std::vector<std::string> names = labels;
+        if (!points.empty() && !regions.empty() && shape[0] == static_cast<int64_t>(regions.size())) {
+          cv::Point top_at;
+          cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
+          names.clear();
+          for (const auto& r : regions) names.push_back(r.name);
+          small.push_back(with_caption(
+              component_panel(input.face, points, regions, values, side, options.alpha),
+              name + " on the face\nstrongest: " + regions[top_at.x].name));
+        }
+        small.push_back(with_caption(bar_chart(values, names, side), name));
+        break;
+      }
+      case Kind::kClassSpatialMaps: {
+        expect_dims(3);
+        std::vector<cv::Mat> row;
+        for (int64_t i = 0; i < shape[0]; ++i) {
+          std::string range;
+          auto panel = overlay(input.face, to_mat(value[i]), side, options.alpha, &range);
+          std::string text = name + ": " + (i < k ? input.class_names[i] : std::to_string(i)) + "\n";
+          if (!caption_values.empty() && i < k) {
+            char buf[48];
+            std::snprintf(buf, sizeof buf, "%s %.2f, ", caption_name.c_str(), caption_values.at<float>(0, i));
+            text += buf;
+          }
+          row.push_back(with_caption(panel, text + "range " + range));
+        }
+        rows.push_back(row);
+        break;
+      }
+      case Kind::kSpatialMap: {
+        expect_dims(2);
         std::string range;
-        small.push_back(with_caption(overlay(input.face, m, side, options.alpha, &range),
+        small.push_back(with_caption(overlay(input.face, to_mat(value), side, options.alpha, &range),
                                      name + " [" + range + "]"));
+        break;
       }
-    } else if (shape.size() == 1) {
-      std::vector<std::string> names = labels;
-      if (names.empty() && shape[0] == k) names = input.class_names;
-      small.push_back(with_caption(bar_chart(to_mat(value), names, side), name));
-    } else {
-      throw DataError("explanation '" + name + "' has " + std::to_string(shape.size()) +
-                      " dimensions; mer explain draws 1-, 2- and 3-D tensors");
+      case Kind::kRelationMatrix: {
+        expect_dims(2);
+        const auto m = to_mat(value);
+        small.push_back(labels.empty()
+                            ? with_caption(matrix_panel(m, side), name)
+                            : with_caption(labelled_matrix_panel(m, labels, side), name + " (row <- column)"));
+        break;
+      }
+      case Kind::kClassScores: {
+        expect_dims(1);
+        small.push_back(with_caption(bar_chart(to_mat(value), input.class_names, side), name));
+        break;
+      }
+      case Kind::kActionUnitProbabilities: {
+        expect_dims(1);
+        std::vector<std::string> names;
+        for (int au : data::kActionUnitList) names.push_back("AU" + std::to_string(au));
+        if (static_cast<int64_t>(names.size()) != shape[0]) names.clear();
+        small.push_back(with_caption(bar_chart(to_mat(value), names, side), name));
+        break;
+      }
+      case Kind::kRowProfile: {
+        expect_dims(1);
+        small.push_back(with_caption(bar_chart(to_mat(value), labels, side), name + " (top -> bottom)"));
+        break;
+      }
     }
   }
   if (!small.empty()) rows.push_back(small);
@@ -540,6 +592,8 @@ void write_explanation_png(const std::string& run_dir, const data::Dataset& data
                    std::to_string(found->at("model_epoch").get<int64_t>());
   input.explain = found->at("explain");
   if (run.contains("model_info")) input.model_info = run.at("model_info");
+  input.kinds = explanation_kinds_of(run.at("model").get<std::string>(),
+                                     run.value("explanations", nlohmann::json()));
   if (dataset.faces.defined()) {
     auto face = dataset.faces[index].contiguous();
     input.face = cv::Mat(static_cast<int>(face.size(0)), static_cast<int>(face.size(1)), CV_8UC1,

@@ -1,21 +1,17 @@
 #pragma once
-// Pictures of a model's per-sample explanations (`mer explain`): the face, the motion map
-// and every explanation tensor the model exported, drawn the way a researcher reads them:
-//   [K, h, w]  one heatmap per class/branch laid over the face (e.g. FR's per-expression
-//              attention), captioned with the class and, if the model exported a
-//              length-K vector (e.g. FR's "proposal"), its value for that class;
-//   [h, w]     one heatmap over the face, or, for a name containing "relation" or
-//              "matrix", a matrix heatmap with its values;
-//   [n]        a bar chart (its entries named when the model's info names them);
-//   "landmarks" [68, 2] (flow-map pixels) is not a panel: the points are drawn on the face;
-//   a vector whose name contains "component", with the model info's "components" (each
-//              component's name and landmark indices) and the sample's landmarks: the face
-//              with each component's region shaded by its value (e.g. DeRe-GRL's action
-//              strength per component), beside its bar chart;
-//   a vector whose name contains "region", with a "region_boxes" [n, 4] tensor (x0, y0, x1,
-//              y1 in flow-map pixels): the face with each box shaded by its value (e.g.
-//              RRRN's region weights; a box covering most of the map only outlined),
-//              beside its bar chart; "region_boxes" itself is not a panel.
+// Pictures of a model's per-sample explanations (`mer explain`, `mer predict --png`): the face,
+// the motion map and every explanation tensor the model exported, each drawn by its declared
+// kind (models::ExplanationKind, from the model's spec):
+//   class_spatial_maps [K, h, w]: one heatmap per class laid over the face, captioned with
+//       the class and its class_scores value when the model has one (e.g. FR);
+//   spatial_map [h, w]: one heatmap over the face;
+//   region_weights [R] with region_boxes [R, 4] (x0, y0, x1, y1 in flow-map pixels): the
+//       face with each box shaded by its value, beside its bar chart (e.g. RRRN);
+//   component_strengths [C] with the model info's "components" and the landmarks: the face
+//       with each component's region shaded, beside its bar chart (e.g. DeRe-GRL);
+//   relation_matrix [C, C]: a labelled matrix with its values;
+//   class_scores, action_unit_probabilities, row_profile [n]: bar charts with their names;
+//   landmarks [68, 2] (flow-map pixels): drawn on the face, not a panel.
 // Needs OpenCV (MER_WITH_VISION).
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -42,10 +38,17 @@ struct ExplainFigureInput {
   // The run's "model_info" (engine::explain_fold): {"labels": {"name": [entry names]},
   // "components": [{"name", "landmarks": [indices]}]}; may be null.
   nlohmann::json model_info;
+  // {"name": "kind"} of every entry of `explain` (models::explanation_kind_name): how each is
+  // drawn. Recorded with runs and checkpoints (explanation_kinds_of for older ones).
+  nlohmann::json kinds;
   // Side of the flow map the landmarks are given in; 0 = flow.cols (or no landmark drawing
   // without a flow).
   int flow_side = 0;
 };
+
+// The kinds recorded with a run or checkpoint ("explanations"), or, for those written before
+// kinds were recorded, the ones `model`'s spec declares.
+nlohmann::json explanation_kinds_of(const std::string& model, const nlohmann::json& recorded);
 
 // Renders the figure (BGR, CV_8UC3). Throws DataError on explanation tensors of a shape it
 // cannot draw.

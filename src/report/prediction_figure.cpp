@@ -188,6 +188,8 @@ cv::Mat render_prediction(const PredictionFigureInput& in, const ExplainFigureOp
   ex.face = in.face;
   ex.flow = in.flow;
   ex.explain = in.explain;
+  ex.kinds = in.explain_kinds;
+  ex.model_info = in.model_info;
   const cv::Mat lower = render_explanation(ex, options);
 
   const int width = std::max({top.cols + 12, lower.cols, 640});

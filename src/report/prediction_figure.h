@@ -27,6 +27,8 @@ struct PredictionFigureInput {
   std::vector<cv::Point2f> landmarks;           // crop coordinates (may be empty)
   int highlighted = 3;                          // how many top regions are filled
   nlohmann::json explain = nlohmann::json::object();  // the model's panels (may be empty)
+  nlohmann::json explain_kinds;  // {"name": "kind"} of those panels (ExplainFigureInput::kinds)
+  nlohmann::json model_info;     // the model's explain_info() (names of regions, components)
 };
 
 // Renders the figure (BGR, CV_8UC3).

@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli/cli_runner.h"
+#include "models/registry.h"
 #include "pipeline/pipeline_fixtures.h"
 
 namespace fs = std::filesystem;
@@ -134,6 +135,58 @@ TEST_F(RealDataCliPipeline, PredictPrintsProbabilitiesAndWritesThePng) {
                          false);
   ASSERT_EQ(c.code, 0) << c.output;
   EXPECT_TRUE(nlohmann::json::parse(c.output).at("apex_spotted").get<bool>());
+}
+
+// The model contract end to end, for every registered model: a fold trained by `mer loso` on
+// a prepared folder, applied by `mer predict` to a clip of the subject it left out, with every
+// input the model reads built from the clip (landmarks, crops) and the preprocessing its
+// checkpoint recorded, gives back the probabilities LOSO recorded for that sample.
+TEST_F(RealDataCliPipeline, PredictReproducesLosoForEveryModel) {
+  ASSERT_EQ(prepare_output_->code, 0) << prepare_output_->output;
+  const auto rows_for = [](const std::string& run) {
+    return mer::pipeline::testing::read_csv_rows(run + "/predictions.csv");
+  };
+  for (const auto* spec : mer::models::model_registry()) {
+    SCOPED_TRACE(spec->name);
+    const std::string run = db_->out("contract-" + spec->name).string();
+    const auto train = mer_run("loso --model " + spec->name + " --data " + prepared_ +
+                               " --epochs 1 --folds casme2/sub01 --quiet --out " + run);
+    ASSERT_EQ(train.code, 0) << train.output;
+    const auto j = mer_run("predict --json --checkpoint " + run + "/folds/casme2__sub01/model.pt" +
+                               pair_args(),
+                           false);
+    ASSERT_EQ(j.code, 0) << j.output;
+    const auto json = nlohmann::json::parse(j.output);
+    EXPECT_EQ(json.at("preprocessing_source"), "as the checkpoint's training data");
+    const auto rows = rows_for(run);
+    ASSERT_FALSE(rows.empty());
+    const auto& header = rows[0];
+    bool found = false;
+    for (const auto& row : rows) {
+      if (row.size() < header.size() || row[1] != "sub01" || row[2] != "EP02_01f") continue;
+      found = true;
+      for (size_t c = 0; c < header.size(); ++c) {
+        if (header[c].rfind("p_", 0) != 0) continue;
+        EXPECT_NEAR(json.at("probabilities").at(header[c].substr(2)).get<double>(), std::stod(row[c]),
+                    1e-5)
+            << header[c] << ", inputs " << json.at("inputs").dump();
+      }
+    }
+    EXPECT_TRUE(found);
+  }
+}
+
+TEST_F(RealDataCliPipeline, PredictRefusesAnOracleInputItIsNotGiven) {
+  ASSERT_EQ(prepare_output_->code, 0) << prepare_output_->output;
+  const std::string run = db_->out("contract-au-oracle").string();
+  const auto train = mer_run("loso --model cva-fpf --model-opt au=oracle --data " + prepared_ +
+                             " --epochs 1 --folds casme2/sub01 --quiet --out " + run);
+  ASSERT_EQ(train.code, 0) << train.output;
+  const std::string ckpt = " --checkpoint " + run + "/folds/casme2__sub01/model.pt";
+  expect_clear_failure(mer_run("predict" + ckpt + pair_args()), "--aus");
+  const auto given = mer_run("predict --json" + ckpt + pair_args() + " --aus 12", false);
+  ASSERT_EQ(given.code, 0) << given.output;
+  expect_clear_failure(mer_run("predict" + ckpt + pair_args() + " --aus 99"), "AU");
 }
 
 TEST_F(RealDataCliPipeline, BadPredictInvocationsFailClearly) {

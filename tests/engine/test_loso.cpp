@@ -6,10 +6,12 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "data/synthetic.h"
+#include "engine/checkpoint.h"
 #include "engine/evaluate.h"
 #include "engine/loso.h"
 #include "engine/results.h"
 #include "engine_fixtures.h"
+#include "models/registry.h"
 
 namespace fs = std::filesystem;
 
@@ -344,6 +346,64 @@ TEST(Loso, LandmarksReachTheModelAndAreRecorded) {
   EXPECT_EQ(without.summary["landmarks_checksum"], "");
   fs::remove_all(dir);
   fs::remove_all(probe_dir);
+}
+
+}  // namespace mer::engine
+
+namespace mer::engine {
+
+// A run written before models recorded their spec version (model_options holding only what
+// was given, as older mer wrote them): the rerun of its command resumes it instead of calling
+// its settings different, its checkpoints load with the options they were trained with (here
+// DeRe-GRL's mean pooling, since changed to max), and it re-evaluates identically.
+TEST(Loso, RunsRecordedBeforeSpecVersionsResumeAndReEvaluateIdentically) {
+  const auto dir = fresh_dir("legacy_record");
+  auto options = quick_options(2);
+  options.train.model = "dere-grl";
+  options.train.model_options = {{"adm_pool", "mean"}};
+  options.folds = "2";
+  const auto& dataset = small_synthetic();
+  const auto first = run_loso(dataset, options, dir.string());
+  ASSERT_TRUE(first.failures.empty());
+
+  // Rewrite run.json and the checkpoints as older mer wrote them: no version, no adm_pool.
+  const auto strip = [](nlohmann::json& record) {
+    record.erase("model_spec_version");
+    record["model_options"] = nlohmann::json::object();
+  };
+  nlohmann::json run;
+  {
+    std::ifstream in(dir / "run.json");
+    run = nlohmann::json::parse(in);
+  }
+  EXPECT_EQ(run["settings"]["model_options"]["adm_pool"], "mean");
+  EXPECT_EQ(run["settings"]["model_options"].size(), models::find_model("dere-grl").options.size());
+  strip(run["settings"]);
+  std::ofstream(dir / "run.json", std::ios::trunc) << run.dump(2);
+  for (const auto& outcome : first.outcomes) {
+    const auto path = (dir / "folds" / fold_folder_name(outcome.key) / "model.pt").string();
+    auto checkpoint = load_checkpoint(path);
+    auto meta = checkpoint.meta;
+    strip(meta);
+    meta.erase("inputs");
+    save_checkpoint(path, checkpoint.model, meta);
+    EXPECT_EQ(load_checkpoint(path).meta["model_options"]["adm_pool"], "mean");
+  }
+  EXPECT_EQ(evaluate_run(dataset, dir.string()).mismatches, 0);
+
+  // The same command resumes it (options given: mean) ...
+  const auto again = run_loso(dataset, options, dir.string());
+  EXPECT_EQ(again.resumed, 2);
+  EXPECT_EQ(all_probabilities(again), all_probabilities(first));
+  // ... and new defaults do not pass for it: without the option the run would be max-pooled.
+  options.train.model_options.clear();
+  try {
+    run_loso(dataset, options, dir.string());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model_options"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace mer::engine

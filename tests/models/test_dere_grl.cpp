@@ -177,14 +177,18 @@ TEST(DeReGRL, MaxPoolingKeepsActionsLocalAndTrainable) {
     EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
   }
   EXPECT_THROW(DeReGRLImpl(DeReGRLOptions().adm_pool("sum")), ConfigError);
-  // New runs train with max and record it; runs recorded without the key load as mean.
-  std::map<std::string, std::string> options;
-  fit_model_to_data("dere-grl", options, DataTraits{});
-  EXPECT_EQ(options.at("adm_pool"), "max");
-  options = {{"adm_pool", "mean"}};
-  fit_model_to_data("dere-grl", options, DataTraits{});
-  EXPECT_EQ(options.at("adm_pool"), "mean");
-  EXPECT_EQ(DeReGRLOptions().adm_pool(), "mean");
+  // New runs train with max and record it; runs recorded without the key (and without a
+  // spec version) load as mean, what they were trained with.
+  EXPECT_EQ(resolve_model_options("dere-grl", {}, DataTraits{}).at("adm_pool"), "max");
+  EXPECT_EQ(resolve_model_options("dere-grl", {{"adm_pool", "mean"}}, DataTraits{}).at("adm_pool"),
+            "mean");
+  EXPECT_EQ(DeReGRLOptions().adm_pool(), "max");
+  EXPECT_EQ(recorded_model_options("dere-grl", {{"model_options", nlohmann::json::object()}})
+                .at("adm_pool"),
+            "mean");
+  EXPECT_EQ(recorded_model_options("dere-grl", {{"model_options", {{"adm_pool", "max"}}}})
+                .at("adm_pool"),
+            "max");
 }
 
 TEST(DeReGRL, LandmarksPlaceTheNodesAndTheTemplateIsTheFallback) {
@@ -225,8 +229,8 @@ TEST(DeReGRL, InvalidOptionsAreRejected) {
   EXPECT_THROW(make_model("dere-grl", config), ConfigError);
   config.options = {{"node_dim", "2.5"}};
   EXPECT_THROW(make_model("dere-grl", config), ConfigError);
-  EXPECT_TRUE(find_model("dere-grl").uses_landmarks);
-  EXPECT_FALSE(find_model("ststnet").uses_landmarks);
+  const auto& spec = find_model("dere-grl");
+  EXPECT_TRUE(spec.inputs_for(spec.resolve_options({})).landmarks);
 }
 
 TEST(DeReGRL, SaveAndLoadGiveIdenticalOutputs) {

@@ -7,13 +7,13 @@ namespace mer::models {
 
 TEST(Registry, EveryRegisteredModelBuildsAndRunsOnTheCommonInput) {
   ASSERT_FALSE(model_registry().empty());
-  for (const auto& info : model_registry()) {
-    SCOPED_TRACE(info.name);
-    EXPECT_FALSE(info.summary.empty());
+  for (const auto* spec : model_registry()) {
+    SCOPED_TRACE(spec->name);
+    EXPECT_FALSE(spec->summary.empty());
     // The common input is a flow-only dataset: models that can use more adapt to it.
     ModelConfig config;
-    fit_model_to_data(info.name, config.options, DataTraits{});
-    auto model = make_model(info.name, config);
+    config.options = resolve_model_options(spec->name, {}, DataTraits{});
+    auto model = make_model(spec->name, config);
     model->train();
     const auto out = model->forward({torch::rand({3, 3, 28, 28}) * 255, torch::tensor({0, 1, 2})});
     EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{3, 3}));

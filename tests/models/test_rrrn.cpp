@@ -164,11 +164,13 @@ TEST(RRRN, ExplainInfoNamesTheRegions) {
 }
 
 TEST(RRRN, RegistryOptionsAndInvalidOptions) {
-  const auto& info = find_model("rrrn");
-  EXPECT_TRUE(info.uses_landmarks);
-  EXPECT_FALSE(info.options_help.empty());
+  const auto& spec = find_model("rrrn");
+  EXPECT_TRUE(spec.inputs_for(spec.resolve_options({{"visibility", "none"}})).landmarks);
+  EXPECT_FALSE(spec.inputs_for(spec.resolve_options({{"visibility", "none"}})).apex_crop);
+  EXPECT_TRUE(spec.inputs_for(spec.resolve_options({{"visibility", "appearance"}})).apex_crop);
   ModelConfig config;
-  config.options = {{"grid", "2"}, {"relation_attention", "0"}, {"region_drop", "0"}};
+  config.options = {{"grid", "2"}, {"relation_attention", "0"}, {"region_drop", "0"},
+                    {"visibility", "none"}};
   auto model = make_model("rrrn", config);
   auto* rrrn = dynamic_cast<RRRNImpl*>(model.get());
   ASSERT_NE(rrrn, nullptr);
@@ -192,7 +194,7 @@ TEST(RRRN, RegistryOptionsAndInvalidOptions) {
 TEST(RRRN, SaveAndLoadGiveIdenticalOutputs) {
   torch::manual_seed(5);
   ModelConfig config;
-  config.options = {{"region_dim", "32"}};
+  config.options = {{"region_dim", "32"}, {"visibility", "none"}};
   auto model = make_model("rrrn", config);
   // Train a few steps so that every parameter has left its initial value.
   auto optimizer = torch::optim::Adam(model->parameters(), torch::optim::AdamOptions(1e-2));
@@ -406,6 +408,12 @@ TEST(RRRN, VisibilityIsChosenFromTheData) {
   options = {{"visibility", "none"}};
   fit_model_to_data("rrrn", options, DataTraits{true, true, false});
   EXPECT_EQ(options.at("visibility"), "none");
+  // Runs recorded before the option (no key, no spec version) were flow only.
+  EXPECT_EQ(recorded_model_options("rrrn", {{"model_options", nlohmann::json::object()}})
+                .at("visibility"),
+            "none");
+  // auto must be fitted to the data before a model is built.
+  EXPECT_THROW(make_model("rrrn", ModelConfig{}), ConfigError);
   EXPECT_THROW(RRRNImpl(RRRNOptions().visibility("maybe")), ConfigError);
   EXPECT_THROW(RRRNImpl(RRRNOptions().visibility_weight(-1)), ConfigError);
 }

@@ -22,6 +22,10 @@ TEST(ExplainFigure, DrawsEveryKindOfExplanationItKnows) {
   in.explain["proposal"] = {0.1, 0.7, 0.2};
   in.explain["relation_matrix"] = grid(5, 5, 0.3f);
   in.explain["region_weight"] = {0.1, 0.2, 0.3, 0.4};
+  in.kinds = {{"attention", "class_spatial_maps"},
+              {"proposal", "class_scores"},
+              {"relation_matrix", "relation_matrix"},
+              {"region_weight", "region_weights"}};
   ExplainFigureOptions options;
   options.panel = 100;
   const cv::Mat image = render_explanation(in, options);
@@ -41,6 +45,7 @@ TEST(ExplainFigure, RegionWeightsWithBoxesAreDrawnAsShadedBoxes) {
   in.flow = cv::Mat(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
   in.explain["region_weights"] = {0.2, 0.1, 0.7};
   in.model_info = {{"labels", {{"region_weights", {"face", "eye", "mouth"}}}}};
+  in.kinds = {{"region_weights", "region_weights"}, {"region_boxes", "region_boxes"}};
   ExplainFigureOptions options;
   options.panel = 100;
   const cv::Mat bars_only = render_explanation(in, options);
@@ -62,7 +67,12 @@ TEST(ExplainFigure, UndrawableShapesAndMissingFilesFailClearly) {
   ExplainFigureInput in;
   in.class_names = {"a", "b"};
   in.explain["volume"] = nlohmann::json::array({nlohmann::json::array({grid(2, 2, 0.f)})});
-  EXPECT_THROW(render_explanation(in), DataError);
+  EXPECT_THROW(render_explanation(in), DataError);  // no declared kind
+  in.kinds = {{"volume", "spatial_map"}};
+  EXPECT_THROW(render_explanation(in), DataError);  // a 3-D tensor is no spatial map
+  // Runs recorded before kinds were: the model's spec gives them.
+  EXPECT_EQ(explanation_kinds_of("fr", nullptr).at("attention"), "class_spatial_maps");
+  EXPECT_EQ(explanation_kinds_of("fr", {{"x", "spatial_map"}}).at("x"), "spatial_map");
   data::Dataset empty;
   try {
     write_explanation_png("/nonexistent/run", empty, "x/y/z", "/tmp/never.png");

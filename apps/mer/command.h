@@ -1,0 +1,38 @@
+#pragma once
+// One `mer` subcommand: registers its options on the app in its constructor, runs the
+// library when parsed. Each subcommand lives in its own cmd_*.{h,cpp} pair and only turns
+// options into the library's option structs and results into text.
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "data/synthetic.h"
+
+namespace mer::cli {
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  bool parsed() const { return command_ != nullptr && command_->parsed(); }
+  // Returns the exit code; errors throw mer::Error (main prints them as one line).
+  virtual int run() = 0;
+
+ protected:
+  CLI::App* command_ = nullptr;
+};
+
+// --synth-* options: the shape of the built-in synthetic set.
+struct SynthArgs {
+  int64_t subjects = 16, samples = 15, size = 28;
+  uint64_t seed = 1;
+  CLI::App* command = nullptr;
+  data::SyntheticOptions options() const {
+    return data::SyntheticOptions().subjects(subjects).samples_per_subject(samples).flow_size(size).seed(seed);
+  }
+  // Whether any --synth-* option was given (refused with --data, where it has no effect).
+  bool given() const;
+};
+void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group);
+
+}  // namespace mer::cli
