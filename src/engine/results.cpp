@@ -32,6 +32,7 @@ nlohmann::json outcome_to_json(const FoldOutcome& o, const data::Dataset& datase
   return {{"version", kResultsVersion},   {"fold", o.key},
           {"epochs_run", o.epochs_run},   {"epoch_used", o.epoch_used},
           {"seconds", o.seconds},         {"train_loss", o.train_loss},
+          {"train_accuracy", o.train_accuracy},
           {"selection_score", o.selection_score}, {"samples", samples}};
 }
 
@@ -45,6 +46,10 @@ FoldOutcome outcome_from_json(const nlohmann::json& j, const data::Dataset& data
   o.epoch_used = j.at("epoch_used").get<int64_t>();
   o.seconds = j.at("seconds").get<double>();
   o.train_loss = j.at("train_loss").get<std::vector<double>>();
+  // Absent from folds trained before mer recorded it.
+  if (j.contains("train_accuracy")) {
+    o.train_accuracy = j.at("train_accuracy").get<std::vector<double>>();
+  }
   o.selection_score = j.at("selection_score").get<std::vector<double>>();
   for (const auto& s : j.at("samples")) {
     const auto index = s.at("index").get<int64_t>();

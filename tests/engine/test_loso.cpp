@@ -254,6 +254,20 @@ TEST(Loso, FusedAndTorchBackendsTrainTheSameModelWithoutDropout) {
   for (size_t i = 0; i < pf.size(); ++i) {
     for (size_t k = 0; k < pf[i].size(); ++k) EXPECT_NEAR(pf[i][k], pt[i][k], 2e-3);
   }
+  // Training accuracy per epoch (the report's curves): the fused kernel reads it off its
+  // logit gradient, the torch backend off the logits; they agree up to a sample on a tie.
+  for (size_t f = 0; f < fused.outcomes.size(); ++f) {
+    const auto& x = fused.outcomes[f].train_accuracy;
+    const auto& y = torch_run.outcomes[f].train_accuracy;
+    ASSERT_EQ(x.size(), 40u);
+    ASSERT_EQ(y.size(), 40u);
+    for (size_t e = 0; e < x.size(); ++e) {
+      EXPECT_GE(x[e], 0.0);
+      EXPECT_LE(x[e], 1.0);
+      EXPECT_NEAR(x[e], y[e], 0.05) << "epoch " << e + 1;
+    }
+    EXPECT_GT(x.back(), x.front());  // it learns
+  }
   fs::remove_all(a);
   fs::remove_all(b);
 }
