@@ -114,12 +114,15 @@ std::string runnable(const std::string& command, const fs::path& work, bool real
   auto w = words(command);
   if (w.size() < 2) return why = "no subcommand", "";
   const std::string sub = w[1];
-  // Inputs made by earlier commands must exist.
-  for (const char* flag : {"--data", "--run", "--checkpoint", "--landmarks", "--root"}) {
-    const auto value = flag_value(w, flag);
-    if (!value.empty() && value.rfind("../shared", 0) != 0 && !fs::exists(work / value)) {
-      return why = value + " was not made by an earlier command run here", "";
-    }
+  // Inputs made by earlier commands must exist: flag values and positional paths alike
+  // (outputs excepted).
+  for (size_t i = 2; i < w.size(); ++i) {
+    const std::string& prev = w[i - 1];
+    if (prev == "--out" || prev == "--csv" || prev == "--png" || prev == "--out-dir") continue;
+    const auto& value = w[i];
+    if (value.rfind("runs/", 0) != 0 && value.rfind("data/", 0) != 0) continue;
+    if (value.find('*') != std::string::npos) return why = "runs of a benchmark (" + value + ")", "";
+    if (!fs::exists(work / value)) return why = value + " was not made by an earlier command run here", "";
   }
   const bool help = command.find("--help") != std::string::npos;
   if (sub == "loso" && !help) {
