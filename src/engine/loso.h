@@ -56,6 +56,11 @@ struct LosoResult {
 LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                     const std::string& out_dir);
 
+// Everything that changes a fold's result, as run.json's "settings" records it (model, full
+// model options, spec version, training settings, protocol, backend, device, data checksum).
+nlohmann::json run_settings(const TrainOptions& options, const std::string& backend,
+                            const data::Dataset& dataset);
+
 // Folder name of a fold inside OUT/folds ("casme2/sub01" -> "casme2__sub01").
 std::string fold_folder_name(const std::string& fold_key);
 
