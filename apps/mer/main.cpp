@@ -15,6 +15,7 @@
 #include "cmd_loso.h"
 #include "cmd_models.h"
 #include "cmd_synth.h"
+#include "cmd_train.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "mpi_session.h"
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::ModelsCommand>(app));
   commands.push_back(std::make_unique<mer::cli::SynthCommand>(app));
   commands.push_back(std::make_unique<mer::cli::LosoCommand>(app, mpi));
+  commands.push_back(std::make_unique<mer::cli::TrainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::CacheCommand>(app));
   commands.push_back(std::make_unique<mer::cli::EvaluateCommand>(app));
 #ifdef MER_WITH_VISION

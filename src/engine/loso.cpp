@@ -35,10 +35,8 @@ std::string fold_folder_name(const std::string& fold_key) {
   return name;
 }
 
-namespace {
-
-// Everything that changes a fold's result. Threads do not (folds are independent and each
-// is deterministic), so a run may be resumed with another --threads.
+// Threads do not change a fold's result (folds are independent and each is deterministic),
+// so a run may be resumed with another --threads.
 nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
                             const data::Dataset& dataset) {
   const auto& spec = models::find_model(o.model);
@@ -69,6 +67,8 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
   }
   return j;
 }
+
+namespace {
 
 void check_or_write_settings(const fs::path& out, const nlohmann::json& settings) {
   const fs::path path = out / "run.json";

@@ -210,7 +210,7 @@ TEST_F(RealDataCliPipeline, BadPredictInvocationsFailClearly) {
 
   expect_clear_failure(mer_run("predict" + ckpt), "give --onset and --apex, or --clip");
   expect_clear_failure(mer_run("predict" + ckpt + " --onset " + onset), "--apex");
-  expect_clear_failure(mer_run("predict" + ckpt + pair_args() + " --clip /tmp"), "excludes");
+  expect_clear_failure(mer_run("predict" + ckpt + pair_args() + " --clip /tmp"), "frame number");
   expect_clear_failure(mer_run("predict --checkpoint /nonexistent/model.pt" + pair_args()),
                        "/nonexistent/model.pt: checkpoint not found");
   expect_clear_failure(mer_run("predict" + ckpt + " --onset /nonexistent/a.jpg --apex " + onset),
