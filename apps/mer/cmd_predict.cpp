@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "engine/checkpoint.h"
 #include "engine/inference.h"
@@ -159,7 +160,9 @@ int PredictCommand::run() {
     if (!png_.empty() && fs::path(png_).has_parent_path()) {
       fs::create_directories(fs::path(png_).parent_path());
     }
-    if (!cv::imwrite(png_, image)) throw DataError(png_ + ": cannot write the PNG");
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".png", image, bytes)) throw DataError(png_ + ": cannot encode the PNG");
+    write_file_atomic(png_, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
 
   if (json_) {
