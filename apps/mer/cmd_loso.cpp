@@ -43,20 +43,20 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
                 "the synthetic set)")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
   c->add_option("--lr", train.lr, "learning rate (default: the model's)")
-      ->check(CLI::PositiveNumber)->group(g_train);
+      ->check(kFiniteNumber)->check(CLI::PositiveNumber)->group(g_train);
   c->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
   c->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
   c->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
-      ->check(CLI::NonNegativeNumber)->group(g_train);
+      ->check(kFiniteNumber)->check(CLI::NonNegativeNumber)->group(g_train);
   c->add_option("--lr-decay", train.lr_decay,
                 "exponential learning-rate decay per epoch, in (0, 1] (default: the model's)")
-      ->check(CLI::Range(1e-6, 1.0))->group(g_train);
+      ->check(kFiniteNumber)->check(CLI::Range(1e-6, 1.0))->group(g_train);
   c->add_option("--momentum", train.momentum, "SGD momentum")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.999999))->group(g_train);
+      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.0, 0.999999))->group(g_train);
   c->add_option("--seed", train.seed, "random seed (same seed, same results on CPU)")
-      ->capture_default_str()->group(g_train);
+      ->capture_default_str()->check(kNonNegativeInteger)->group(g_train);
   c->add_option("--class-weights", train.class_weights,
                 "none, or balanced (inverse class frequency of each fold's training set)")
       ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(g_train);
@@ -71,7 +71,7 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
       ->group(g_proto);
   c->add_option("--val-fraction", train.validation_fraction,
                 "inner-val: share of training subjects held out for validation")
-      ->capture_default_str()->check(CLI::Range(0.01, 0.9))->group(g_proto);
+      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.01, 0.9))->group(g_proto);
   c->add_option("--patience", train.patience,
                 "inner-val: stop a fold after this many epochs without validation gain (0 = "
                 "train all epochs)")
@@ -103,6 +103,16 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
 int LosoCommand::run() {
   auto& train = loso_.train;
   train.protocol = engine::parse_protocol(protocol_);
+  // Flags that would change nothing in this combination: refused, so that a user never
+  // believes a setting took effect.
+  if (train.protocol != engine::Protocol::kInnerVal) {
+    for (const char* flag : {"--patience", "--val-fraction"}) {
+      if (command_->count(flag) > 0) {
+        throw ConfigError(std::string(flag) + " has no effect with --protocol " + protocol_ +
+                          " (it applies to --protocol inner-val only)");
+      }
+    }
+  }
   for (const auto& item : model_opts_) engine::parse_model_option(item, train.model_options);
   const auto opened = engine::open_dataset(engine::DataSourceOptions()
                                                .path(data_)
@@ -127,6 +137,10 @@ int LosoCommand::run() {
   }
   engine::apply_training_defaults(train, given, opened.synthetic);
   if (epochs_ > 0) train.epochs = epochs_;
+  if (command_->count("--momentum") > 0 && train.optimizer != "sgd") {
+    throw ConfigError("--momentum has no effect with --optimizer " + train.optimizer +
+                      " (it applies to --optimizer sgd only)");
+  }
   if (opened.synthetic) {
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n",
                  opened.label.c_str());

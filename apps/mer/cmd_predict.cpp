@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "engine/checkpoint.h"
@@ -86,7 +87,9 @@ void write_figure(const predict::Predictor& predictor, const predict::ClipPredic
   in.model_info = predictor.first().model->explain_info();
   const auto image = report::render_prediction(in);
   if (fs::path(png).has_parent_path()) fs::create_directories(fs::path(png).parent_path());
-  if (!cv::imwrite(png, image)) throw DataError(png + ": cannot write the PNG");
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw DataError(png + ": cannot encode the PNG");
+  write_file_atomic(png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace

@@ -52,17 +52,19 @@ void TrainOptions::validate() const {
   if (optimizer != "adam" && optimizer != "adamw" && optimizer != "sgd") {
     throw ConfigError("--optimizer '" + optimizer + "': use adam, adamw or sgd");
   }
-  if (weight_decay < 0.0) throw ConfigError("--weight-decay must be >= 0");
-  if (!(lr_decay > 0.0) || lr_decay > 1.0) throw ConfigError("--lr-decay must be in (0, 1]");
+  if (!(weight_decay >= 0.0) || !std::isfinite(weight_decay)) {
+    throw ConfigError("--weight-decay must be a finite number >= 0");
+  }
+  if (!(lr_decay > 0.0) || !(lr_decay <= 1.0)) throw ConfigError("--lr-decay must be in (0, 1]");
   if (lr_decay != 1.0 && resolve_backend(*this) == "fused") {
     throw ConfigError("--lr-decay is not supported by the fused STSTNet backend (use --backend torch)");
   }
-  if (momentum < 0.0 || momentum >= 1.0) throw ConfigError("--momentum must be in [0, 1)");
+  if (!(momentum >= 0.0) || !(momentum < 1.0)) throw ConfigError("--momentum must be in [0, 1)");
   if (class_weights != "none" && class_weights != "balanced") {
     throw ConfigError("--class-weights '" + class_weights + "': use none or balanced");
   }
   if (protocol == Protocol::kInnerVal &&
-      (validation_fraction <= 0.0 || validation_fraction >= 1.0)) {
+      !(validation_fraction > 0.0 && validation_fraction < 1.0)) {
     throw ConfigError("--val-fraction must be in (0, 1) for the inner-val protocol");
   }
   if (patience < 0) throw ConfigError("--patience must be >= 0");

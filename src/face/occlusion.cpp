@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "face/image_io.h"
 
 namespace mer::face {
 
@@ -79,8 +80,7 @@ std::vector<OccluderAsset> load_occluder_assets(const std::string& dir) {
   std::vector<OccluderAsset> assets;
   for (const auto& name : files) {
     const std::string path = (fs::path(dir) / name).string();
-    cv::Mat image = cv::imread(path, cv::IMREAD_UNCHANGED);
-    if (image.empty()) throw DataError(path + ": cannot decode the occluder image");
+    cv::Mat image = read_image_strict(path, cv::IMREAD_UNCHANGED);
     if (image.depth() == CV_16U) image.convertTo(image, CV_8U, 1.0 / 257.0);
     if (image.type() != CV_8UC4) {
       throw DataError(path + ": occluder image has no alpha channel (RGBA png expected)");

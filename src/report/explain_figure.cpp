@@ -7,7 +7,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "face/image_io.h"
 #include "data/action_units.h"
 #include "models/registry.h"
 #include "report/drawing.h"
@@ -567,8 +569,7 @@ void write_explanation_png(const std::string& run_dir, const data::Dataset& data
                      .clone();
   } else if (!info.face_path.empty() && !dataset.root.empty()) {
     const auto path = (fs::path(dataset.root) / info.face_path).string();
-    input.face = cv::imread(path, cv::IMREAD_GRAYSCALE);
-    if (input.face.empty()) throw DataError(path + ": missing or not a readable image");
+    input.face = face::read_image(path, face::ImageMode::kGrey);
   }
   if (dataset.flows.defined()) {
     auto flow = dataset.flows[index].permute({1, 2, 0}).clamp(0, 255).to(torch::kUInt8).contiguous();
@@ -577,7 +578,10 @@ void write_explanation_png(const std::string& run_dir, const data::Dataset& data
                      .clone();
   }
   const auto image = render_explanation(input, options);
-  if (!cv::imwrite(png_path, image)) throw DataError(png_path + ": cannot write the PNG");
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw DataError(png_path + ": cannot encode the PNG");
+  write_file_atomic(png_path,
+                    std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace mer::report
