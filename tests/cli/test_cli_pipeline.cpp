@@ -158,6 +158,7 @@ TEST_F(RealDataCliPipeline, PredictReproducesLosoForEveryModel) {
     ASSERT_EQ(j.code, 0) << j.output;
     const auto json = nlohmann::json::parse(j.output);
     EXPECT_EQ(json.at("preprocessing_source"), "as the checkpoint's training data");
+    EXPECT_TRUE(json.contains("prediction_index"));
     const auto rows = rows_for(run);
     ASSERT_FALSE(rows.empty());
     const auto& header = rows[0];

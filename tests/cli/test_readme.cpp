@@ -5,9 +5,6 @@
 // listed with the reason: placeholders (DIR, CKPT, ...), a GPU, the licensed data where it is
 // absent, or an input made by a command that was itself skipped.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -65,17 +62,6 @@ std::vector<std::string> readme_commands(const std::string& path) {
     }
   }
   return commands;
-}
-
-CliRun run_shell(const std::string& dir, const std::string& command) {
-  const std::string full = "cd '" + dir + "' && " + command + " 2>&1";
-  FILE* pipe = popen(full.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 std::vector<std::string> words(const std::string& command) {
@@ -170,7 +156,7 @@ TEST(Readme, EveryCommandRunsAsWritten) {
       skipped += "  " + command + "\n    (" + why + ")\n";
       continue;
     }
-    const auto r = run_shell(work.string(), line);
+    const auto r = run_shell_in(work.string(), line);
     ++ran;
     EXPECT_EQ(r.code, 0) << "README command failed:\n  " << command << "\nrun as\n  " << line
                          << "\n" << r.output;

@@ -141,6 +141,12 @@ TEST(Loso, OracleProtocolIsLabelledInEveryOutput) {
   EXPECT_NE(result.summary["protocol_note"].get<std::string>().find("ORACLE"), std::string::npos);
   EXPECT_TRUE(result.summary.contains("honest_last_epoch"));
   EXPECT_NE(format_summary_table(result.summary).find("ORACLE"), std::string::npos);
+  // Class names are never cut in the confusion matrix.
+  auto renamed = result.summary;
+  renamed["class_names"] = {"negative", "repression", "happiness_and_more"};
+  const auto table = format_summary_table(renamed);
+  EXPECT_NE(table.find("repression"), std::string::npos) << table;
+  EXPECT_NE(table.find("happiness_and_more"), std::string::npos) << table;
   const auto rows = csv::read_file((dir / "predictions.csv").string());
   for (size_t r = 1; r < rows.size(); ++r) EXPECT_EQ(rows[r].fields.back(), "oracle");
   std::ifstream run_json(dir / "run.json");
