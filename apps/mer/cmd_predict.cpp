@@ -365,8 +365,8 @@ int PredictCommand::run_list(const predict::Predictor& predictor) {
   const auto summary = predict::summarise(entries, outcomes, predictor, seconds);
   const std::string csv_path = (fs::path(out_) / "predictions.csv").string();
   const std::string json_path = (fs::path(out_) / "predictions.json").string();
-  engine::write_file_atomic(csv_path, predict::results_csv(entries, outcomes, predictor));
-  engine::write_file_atomic(json_path, predict::results_json(entries, outcomes, predictor, summary).dump(2));
+  write_file_atomic(csv_path, predict::results_csv(entries, outcomes, predictor));
+  write_file_atomic(json_path, predict::results_json(entries, outcomes, predictor, summary).dump(2));
   std::printf("predicted %lld of %lld clips in %.1f s (%.1f clips/s, %d jobs)%s\n",
               static_cast<long long>(summary.predicted), static_cast<long long>(summary.clips),
               seconds, summary.clips_per_second, jobs_,
