@@ -436,7 +436,7 @@ TEST(Cli, NewcomerTrapsAreFixed) {
 
   // Inner-val early stopping is reported on the console.
   const auto stopped = mer("loso --synth-subjects 4 --synth-samples 6 --epochs 30 --folds 1 "
-                           "--protocol inner-val --patience 1 --out " + (dir / "early").string());
+                           "--protocol inner-val --patience 1 --lr 0.01 --out " + (dir / "early").string());
   ASSERT_EQ(stopped.code, 0) << stopped.output;
   EXPECT_NE(stopped.output.find("stopped early after epoch"), std::string::npos) << stopped.output;
   fs::remove_all(dir);
