@@ -1,6 +1,7 @@
 #include "cmd_loso.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <set>
 
@@ -34,27 +35,28 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
       ->delimiter(',')->group(g_data);
   c->add_option("--out", out_,
                 "output folder; rerunning with the same folder resumes finished folds (default "
-                "runs/loso-MODEL-PROTOCOL-eEPOCHS-sSEED)")
+                "runs/loso-MODEL-DATA-PROTOCOL-eEPOCHS-sSEED-HASH, HASH of every setting: the "
+                "same command resumes, other settings get another folder)")
       ->group(g_data);
   c->add_option("--epochs", epochs_,
                 "epochs per fold (default: the model's, see `mer models`; STSTNet 500, 200 on "
                 "the synthetic set)")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
   c->add_option("--lr", train.lr, "learning rate (default: the model's)")
-      ->check(CLI::PositiveNumber)->group(g_train);
+      ->check(kFiniteNumber)->check(CLI::PositiveNumber)->group(g_train);
   c->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
   c->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
   c->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
-      ->check(CLI::NonNegativeNumber)->group(g_train);
+      ->check(kFiniteNumber)->check(CLI::NonNegativeNumber)->group(g_train);
   c->add_option("--lr-decay", train.lr_decay,
                 "exponential learning-rate decay per epoch, in (0, 1] (default: the model's)")
-      ->check(CLI::Range(1e-6, 1.0))->group(g_train);
+      ->check(kFiniteNumber)->check(CLI::Range(1e-6, 1.0))->group(g_train);
   c->add_option("--momentum", train.momentum, "SGD momentum")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.999999))->group(g_train);
+      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.0, 0.999999))->group(g_train);
   c->add_option("--seed", train.seed, "random seed (same seed, same results on CPU)")
-      ->capture_default_str()->group(g_train);
+      ->capture_default_str()->check(kNonNegativeInteger)->group(g_train);
   c->add_option("--class-weights", train.class_weights,
                 "none, or balanced (inverse class frequency of each fold's training set)")
       ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(g_train);
@@ -69,7 +71,7 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
       ->group(g_proto);
   c->add_option("--val-fraction", train.validation_fraction,
                 "inner-val: share of training subjects held out for validation")
-      ->capture_default_str()->check(CLI::Range(0.01, 0.9))->group(g_proto);
+      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.01, 0.9))->group(g_proto);
   c->add_option("--patience", train.patience,
                 "inner-val: stop a fold after this many epochs without validation gain (0 = "
                 "train all epochs)")
@@ -101,6 +103,16 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
 int LosoCommand::run() {
   auto& train = loso_.train;
   train.protocol = engine::parse_protocol(protocol_);
+  // Flags that would change nothing in this combination: refused, so that a user never
+  // believes a setting took effect.
+  if (train.protocol != engine::Protocol::kInnerVal) {
+    for (const char* flag : {"--patience", "--val-fraction"}) {
+      if (command_->count(flag) > 0) {
+        throw ConfigError(std::string(flag) + " has no effect with --protocol " + protocol_ +
+                          " (it applies to --protocol inner-val only)");
+      }
+    }
+  }
   for (const auto& item : model_opts_) engine::parse_model_option(item, train.model_options);
   const auto opened = engine::open_dataset(engine::DataSourceOptions()
                                                .path(data_)
@@ -125,6 +137,10 @@ int LosoCommand::run() {
   }
   engine::apply_training_defaults(train, given, opened.synthetic);
   if (epochs_ > 0) train.epochs = epochs_;
+  if (command_->count("--momentum") > 0 && train.optimizer != "sgd") {
+    throw ConfigError("--momentum has no effect with --optimizer " + train.optimizer +
+                      " (it applies to --optimizer sgd only)");
+  }
   if (opened.synthetic) {
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n",
                  opened.label.c_str());
@@ -135,11 +151,18 @@ int LosoCommand::run() {
   if (!fitted.empty()) std::fprintf(stderr, "%s\n", fitted.c_str());
   train.validate();
   if (out_.empty()) {
-    out_ = "runs/loso-" + train.model + "-" + protocol_ + "-e" + std::to_string(train.epochs) +
-           "-s" + std::to_string(train.seed);
+    const std::string data_name =
+        opened.synthetic ? "synthetic" : std::filesystem::path(data_).filename().string();
+    out_ = engine::default_run_folder(train, dataset, data_name);
+    if (mpi_.rank() == 0) std::fprintf(stderr, "output folder: %s\n", out_.c_str());
   }
   loso_.distribution = mpi_.distribution();
-  if (mpi_.rank() != 0) loso_.quiet = true;  // one progress display: rank 0's
+  if (mpi_.rank() != 0) {
+    loso_.quiet = true;  // one progress display: rank 0's
+    std::fprintf(stderr, "mer loso: rank %d of %d trains its share of the folds into %s "
+                         "(rank 0 shows the progress)\n",
+                 mpi_.rank(), mpi_.size(), out_.c_str());
+  }
   const auto result = engine::run_loso(dataset, loso_, out_);
   if (mpi_.size() > 1 && mpi_.rank() != 0) return result.failures.empty() ? 0 : 1;
   if (!result.summary.is_null()) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "engine/checkpoint.h"
@@ -83,10 +84,13 @@ void write_figure(const predict::Predictor& predictor, const predict::ClipPredic
   const auto& meta = predictor.first().meta;
   in.explain_kinds = report::explanation_kinds_of(meta.value("model", std::string("?")),
                                                   meta.value("explanations", nlohmann::json()));
+  in.explain_units = report::explanation_units_of(meta.value("model", std::string("?")));
   in.model_info = predictor.first().model->explain_info();
   const auto image = report::render_prediction(in);
   if (fs::path(png).has_parent_path()) fs::create_directories(fs::path(png).parent_path());
-  if (!cv::imwrite(png, image)) throw DataError(png + ": cannot write the PNG");
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw DataError(png + ": cannot encode the PNG");
+  write_file_atomic(png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace
@@ -257,7 +261,7 @@ int PredictCommand::run() {
     const auto& shift = p.analysis.motion.global_shift;
     nlohmann::json out = {
         {"prediction", result.class_names.at(static_cast<size_t>(result.prediction))},
-        {"label", result.prediction},
+        {"prediction_index", result.prediction},
         {"probabilities", probs},
         {"class_names", result.class_names},
         {"onset", p.analysis.onset_file},
@@ -364,8 +368,8 @@ int PredictCommand::run_list(const predict::Predictor& predictor) {
   const auto summary = predict::summarise(entries, outcomes, predictor, seconds, cpu_seconds);
   const std::string csv_path = (fs::path(out_) / "predictions.csv").string();
   const std::string json_path = (fs::path(out_) / "predictions.json").string();
-  engine::write_file_atomic(csv_path, predict::results_csv(entries, outcomes, predictor));
-  engine::write_file_atomic(json_path, predict::results_json(entries, outcomes, predictor, summary).dump(2));
+  write_file_atomic(csv_path, predict::results_csv(entries, outcomes, predictor));
+  write_file_atomic(json_path, predict::results_json(entries, outcomes, predictor, summary).dump(2));
   std::printf("predicted %lld of %lld clips in %.1f s (%.1f clips/s, %d jobs; %.0f ms of CPU per "
               "clip)%s\n",
               static_cast<long long>(summary.predicted), static_cast<long long>(summary.clips),

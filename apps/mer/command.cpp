@@ -1,5 +1,9 @@
 #include "command.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 namespace mer::cli {
 
 bool SynthArgs::given() const {
@@ -10,6 +14,26 @@ bool SynthArgs::given() const {
   return false;
 }
 
+const CLI::Validator kFiniteNumber(
+    [](std::string& text) -> std::string {
+      try {
+        size_t used = 0;
+        const double value = std::stod(text, &used);
+        if (used == text.size() && std::isfinite(value)) return "";
+      } catch (const std::exception&) {
+      }
+      return "'" + text + "' is not a finite number";
+    },
+    "FINITE");
+
+const CLI::Validator kNonNegativeInteger(
+    [](std::string& text) -> std::string {
+      const bool digits = !text.empty() && text.size() <= 19 &&
+                          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+      return digits ? "" : "'" + text + "' is not a non-negative integer";
+    },
+    "UINT");
+
 void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group) {
   synth.command = cmd;
   cmd->add_option("--synth-subjects", synth.subjects, "synthetic data: number of subjects")
@@ -18,7 +42,8 @@ void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group
       ->check(CLI::Range(3, 1000))->group(group);
   cmd->add_option("--synth-size", synth.size, "synthetic data: flow map side")
       ->check(CLI::Range(8, 512))->group(group);
-  cmd->add_option("--synth-seed", synth.seed, "synthetic data: generator seed")->group(group);
+  cmd->add_option("--synth-seed", synth.seed, "synthetic data: generator seed")
+      ->check(kNonNegativeInteger)->group(group);
 }
 
 }  // namespace mer::cli

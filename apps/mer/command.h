@@ -35,4 +35,9 @@ struct SynthArgs {
 };
 void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group);
 
+// Validators for numbers CLI11's own checks let through: NaN and infinities pass its range
+// checks (every comparison with NaN is false), and "-1" wraps to 2^64-1 in an unsigned option.
+extern const CLI::Validator kFiniteNumber;
+extern const CLI::Validator kNonNegativeInteger;
+
 }  // namespace mer::cli

@@ -25,6 +25,7 @@
 #include "cmd_occlude.h"
 #include "cmd_predict.h"
 #include "cmd_prepare.h"
+#include "cmd_report.h"
 #endif
 
 namespace {
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::PrepareCommand>(app));
   commands.push_back(std::make_unique<mer::cli::PredictCommand>(app));
   commands.push_back(std::make_unique<mer::cli::OccludeCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::ReportCommand>(app));
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is

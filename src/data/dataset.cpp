@@ -6,6 +6,7 @@
 
 #include "core/checksum.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace mer::data {
 
@@ -63,8 +64,22 @@ void Dataset::validate() const {
     throw DataError(where + ": flows must be a float32 tensor [N, 3, S, S] with N = " +
                     std::to_string(size()));
   }
+  // Names and paths go into run.json, checkpoints, caches and predictions: refused here,
+  // before any training, rather than when the first result is written.
+  for (size_t k = 0; k < class_names.size(); ++k) {
+    if (!is_valid_utf8(class_names[k])) {
+      throw DataError(where + ": class name " + std::to_string(k) +
+                      " is not valid UTF-8 (save the labels file as UTF-8)");
+    }
+  }
   std::set<std::string> seen;
   for (const auto& s : samples) {
+    for (const auto* text : {&s.dataset, &s.subject, &s.sample, &s.emotion, &s.flow_path, &s.face_path}) {
+      if (!is_valid_utf8(*text)) {
+        throw DataError(where + ": a name or path of sample " + std::to_string(&s - samples.data()) +
+                        " is not valid UTF-8 (save the labels file as UTF-8)");
+      }
+    }
     if (s.label < 0 || s.label >= num_classes()) {
       throw DataError(where + ": sample " + s.fold_key() + "/" + s.sample + " has label " +
                       std::to_string(s.label) + " outside 0.." +

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checksum.h"
+#include "data/archive_file.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
@@ -92,21 +94,41 @@ void write_dataset_cache(const Dataset& dataset, const std::string& file) {
     if (t.defined()) archive.write(named.key, t.contiguous().cpu());
   }
   const fs::path target(file);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string partial = file + ".partial";
-  try {
-    archive.save_to(partial);
-  } catch (const c10::Error& e) {
-    std::remove(partial.c_str());
-    throw DataError(file + ": cannot write the cache (" + e.what_without_backtrace() + ")");
+  if (target.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) throw IoError(file + ": cannot create its folder: " + io_failure_reason(ec.value()));
   }
-  std::error_code ec;
-  fs::rename(partial, target, ec);
-  if (ec) throw DataError(file + ": cannot write the cache (" + ec.message() + ")");
+  save_archive_atomic(archive, file);
 }
+
+namespace {
+
+Dataset read_dataset_cache_checked(const std::string& file);
+
+}  // namespace
 
 Dataset read_dataset_cache(const std::string& file) {
   if (!fs::is_regular_file(file)) throw DataError(file + ": no such dataset cache");
+  // LibTorch parses the archive: a damaged one may fail there with any exception (an
+  // allocation of a size read from the damaged file, a malformed record), not only c10::Error.
+  try {
+    return read_dataset_cache_checked(file);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    throw DataError(file + ": not a readable dataset cache (" + message.substr(0, message.find('\n')) +
+                    "); write it again with `mer cache`");
+  } catch (const std::exception& e) {
+    throw DataError(file + ": not a readable dataset cache (" + e.what() +
+                    "); write it again with `mer cache`");
+  }
+}
+
+namespace {
+
+Dataset read_dataset_cache_checked(const std::string& file) {
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(file);
@@ -169,5 +191,7 @@ Dataset read_dataset_cache(const std::string& file) {
   }
   return dataset;
 }
+
+}  // namespace
 
 }  // namespace mer::data

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "core/csv.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
@@ -132,10 +134,8 @@ void write_landmarks(const std::string& path, const std::vector<LandmarkRow>& ro
     fs::create_directories(target.parent_path(), ec);
     if (ec) throw DataError(path + ": cannot create its folder: " + ec.message());
   }
-  const std::string tmp = path + ".tmp";
   {
-    std::ofstream out(tmp);
-    if (!out) throw DataError(tmp + ": cannot write");
+    std::ostringstream out;
     std::vector<std::string> header = {"dataset", "subject", "sample", "face_size"};
     for (int64_t p = 0; p < kNumLandmarks; ++p) {
       header.push_back("x" + std::to_string(p));
@@ -149,9 +149,8 @@ void write_landmarks(const std::string& path, const std::vector<LandmarkRow>& ro
       fields.push_back(r.source);
       out << csv::join(fields) << "\n";
     }
-    if (!out) throw DataError(tmp + ": write failed");
+    write_file_atomic(path, out.str());
   }
-  fs::rename(tmp, path);
 }
 
 std::vector<LandmarkRow> landmark_rows(const Dataset& dataset, double face_size,

@@ -3,9 +3,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "core/csv.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/image_check.h"
+#include "core/utf8.h"
 #include "data/landmarks_io.h"
 #include "data/action_units.h"
 
@@ -32,6 +36,9 @@ std::string at_row(const std::string& csv_path, int line) {
   return csv_path + ":" + std::to_string(line) + ": ";
 }
 
+// The smallest flow map or face crop taken: a smaller one is a broken file, not a face.
+constexpr int kMinImageSide = 8;
+
 bool parse_label(const std::string& text, int64_t& out) {
   if (text.empty() || text.size() > 6) return false;
   for (char c : text) {
@@ -41,14 +48,52 @@ bool parse_label(const std::string& text, int64_t& out) {
   return true;
 }
 
+#ifdef MER_WITH_VISION
+void write_image_atomic(const fs::path& path, const cv::Mat& image) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(path.extension().string(), image, bytes)) {
+    throw DataError(path.string() + ": cannot encode image");
+  }
+  write_file_atomic(path.string(),
+                    std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+#endif
+
+#ifdef MER_WITH_VISION
+// Decodes an image file strictly: a truncated or corrupt file is an error naming it (OpenCV
+// alone would return a partly grey image for a cut-off JPEG).
+cv::Mat read_image_strict(const fs::path& path, int flags, const std::string& where) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in) throw DataError(where + "cannot read " + path.string());
+  const std::string data = bytes.str();
+  const std::string problem = image_bytes_problem(data);
+  if (!problem.empty()) throw DataError(where + "cannot decode image " + path.string() + " (" + problem + ")");
+  cv::Mat image;
+  try {
+    image = cv::imdecode(cv::Mat(1, static_cast<int>(data.size()), CV_8UC1, const_cast<char*>(data.data())),
+                         flags);
+  } catch (const cv::Exception& e) {
+    throw DataError(where + "cannot decode image " + path.string() + " (" + e.msg + ")");
+  }
+  if (image.empty()) throw DataError(where + "cannot decode image " + path.string());
+  return image;
+}
+#endif
+
 // Decodes a flow PNG into [3, S, S] float with the file's (BGR) channel order.
 torch::Tensor decode_flow(const fs::path& path, const std::string& where) {
 #ifdef MER_WITH_VISION
-  cv::Mat image = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
-  if (image.empty()) throw DataError(where + "cannot decode image " + path.string());
+  cv::Mat image = read_image_strict(path, cv::IMREAD_UNCHANGED, where);
   if (image.depth() != CV_8U || image.channels() != 3) {
     throw DataError(where + path.string() + " must be an 8-bit 3-channel image, found " +
                     std::to_string(image.channels()) + " channel(s)");
+  }
+  if (image.rows < kMinImageSide) {
+    throw DataError(where + path.string() + " is " + std::to_string(image.cols) + "x" +
+                    std::to_string(image.rows) + ", too small for a flow map (at least " +
+                    std::to_string(kMinImageSide) + "x" + std::to_string(kMinImageSide) + ")");
   }
   if (image.rows != image.cols) {
     throw DataError(where + path.string() + " is " + std::to_string(image.cols) + "x" +
@@ -66,8 +111,12 @@ torch::Tensor decode_flow(const fs::path& path, const std::string& where) {
 // Decodes a face crop as grey [side, side] uint8, resized with area interpolation if needed.
 torch::Tensor decode_crop(const fs::path& path, int64_t side, const std::string& where) {
 #ifdef MER_WITH_VISION
-  cv::Mat image = cv::imread(path.string(), cv::IMREAD_GRAYSCALE);
-  if (image.empty()) throw DataError(where + "cannot decode image " + path.string());
+  cv::Mat image = read_image_strict(path, cv::IMREAD_GRAYSCALE, where);
+  if (image.rows < kMinImageSide || image.cols < kMinImageSide) {
+    throw DataError(where + path.string() + " is " + std::to_string(image.cols) + "x" +
+                    std::to_string(image.rows) + ", too small for a face crop (at least " +
+                    std::to_string(kMinImageSide) + "x" + std::to_string(kMinImageSide) + ")");
+  }
   if (image.rows != side || image.cols != side) {
     cv::Mat resized;
     cv::resize(image, resized, cv::Size(static_cast<int>(side), static_cast<int>(side)), 0, 0,
@@ -136,6 +185,9 @@ Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options
     s.face_path = field("face");
     for (const char* name : kRequiredColumns) {
       if (field(name).empty()) throw DataError(where + "empty '" + name + "' field");
+      if (!is_valid_utf8(field(name))) {
+        throw DataError(where + "'" + name + "' is not valid UTF-8 (save the file as UTF-8)");
+      }
     }
     if (!parse_label(field("label"), s.label)) {
       throw DataError(where + "label '" + field("label") +
@@ -195,9 +247,10 @@ Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options
   const int64_t num_classes = label_names.rbegin()->first + 1;
   for (int64_t k = 0; k < num_classes; ++k) {
     if (!label_names.count(k)) {
-      throw DataError(csv_name + ": label " + std::to_string(k) + " never occurs, but label " +
-                      std::to_string(num_classes - 1) +
-                      " does: labels must be the class indices 0..K-1");
+      const auto& highest = label_names.rbegin()->second;
+      throw DataError(at_row(csv_name, highest.second) + "label " + std::to_string(num_classes - 1) +
+                      " ('" + highest.first + "') but label " + std::to_string(k) +
+                      " never occurs: labels must be the class indices 0..K-1");
     }
     dataset.class_names.push_back(label_names.at(k).first);
   }
@@ -234,18 +287,14 @@ void write_prepared(const Dataset& dataset, const std::string& dir) {
     auto hwc = flows[i].permute({1, 2, 0}).contiguous();
     cv::Mat image(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3,
                   hwc.data_ptr());
-    if (!cv::imwrite(flow_file.string(), image)) {
-      throw DataError(flow_file.string() + ": cannot write image");
-    }
+    write_image_atomic(flow_file, image);
     if (dataset.faces.defined()) {
       const fs::path face_file = root / s.face_path;
       fs::create_directories(face_file.parent_path());
       auto face = dataset.faces[i].to(torch::kUInt8).contiguous();
       cv::Mat grey(static_cast<int>(face.size(0)), static_cast<int>(face.size(1)), CV_8UC1,
                    face.data_ptr());
-      if (!cv::imwrite(face_file.string(), grey)) {
-        throw DataError(face_file.string() + ": cannot write image");
-      }
+      write_image_atomic(face_file, grey);
     }
   }
   if (dataset.landmarks.defined()) {
@@ -254,19 +303,16 @@ void write_prepared(const Dataset& dataset, const std::string& dir) {
     write_landmarks((root / kLandmarksFile).string(),
                     landmark_rows(dataset, face_size, ""));
   }
-  const fs::path tmp = root / "labels.csv.tmp";
   {
-    std::ofstream out(tmp);
-    if (!out) throw DataError(tmp.string() + ": cannot write");
+    std::ostringstream out;
     out << "dataset,subject,sample,label,emotion,flow,face\n";
     for (const auto& s : dataset.samples) {
       out << csv::join({s.dataset, s.subject, s.sample, std::to_string(s.label),
                         dataset.class_names.at(s.label), s.flow_path, s.face_path})
           << "\n";
     }
-    if (!out) throw DataError(tmp.string() + ": write failed");
+    write_file_atomic((root / "labels.csv").string(), out.str());
   }
-  fs::rename(tmp, root / "labels.csv");
 #else
   (void)dataset;
   throw DataError(dir + ": this mer was built without OpenCV (MER_WITH_VISION=OFF) and cannot "

@@ -1,8 +1,12 @@
 #include "engine/checkpoint.h"
 
 #include <filesystem>
+#include <exception>
 #include <fstream>
+#include <vector>
 
+#include "core/checksum.h"
+#include "data/archive_file.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "models/registry.h"
@@ -16,19 +20,20 @@ constexpr const char* kVersionKey = "mer_checkpoint_version";
 constexpr const char* kMetaKey = "mer_meta";
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(tmp + ": cannot write");
-    out << text;
-    out.flush();
-    if (!out) throw Error(tmp + ": write failed (disk full?)");
+std::string file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CheckpointError(path + ": cannot read");
+  Fnv1a hash;
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hash.update(buffer.data(), static_cast<size_t>(in.gcount()));
   }
-  fs::rename(tmp, path);
+  if (in.bad()) throw CheckpointError(path + ": cannot read");
+  return hash.hex();
 }
 
-void save_checkpoint(const std::string& path, const models::ModelPtr& model,
+std::string save_checkpoint(const std::string& path, const models::ModelPtr& model,
                      const nlohmann::json& meta) {
   MER_CHECK(meta.contains("model") && meta.contains("num_classes") && meta.contains("input_size"),
             "checkpoint metadata needs model, num_classes and input_size");
@@ -36,9 +41,7 @@ void save_checkpoint(const std::string& path, const models::ModelPtr& model,
   model->save(archive);
   archive.write(kVersionKey, c10::IValue(static_cast<int64_t>(kCheckpointVersion)));
   archive.write(kMetaKey, c10::IValue(meta.dump()));
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  fs::rename(tmp, path);
+  return data::save_archive_atomic(archive, path);
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {

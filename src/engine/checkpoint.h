@@ -5,13 +5,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/atomic_file.h"
 #include "models/model.h"
 
 namespace mer::engine {
 
-// Writes atomically (temporary file + rename): a crash never leaves a truncated checkpoint
-// under the final name. `meta` must hold "model", "num_classes" and "input_size".
-void save_checkpoint(const std::string& path, const models::ModelPtr& model,
+// Writes atomically (mer::AtomicFile: temporary file + rename): a crash never leaves a
+// truncated checkpoint under the final name, and a failed write (full disk, ...) throws
+// mer::IoError naming `path`, leaving an earlier file there intact. `meta` must hold "model",
+// "num_classes" and "input_size". Returns the hash of the bytes written (file_hash(path)), which
+// a fold records to recognise its own checkpoint.
+std::string save_checkpoint(const std::string& path, const models::ModelPtr& model,
                      const nlohmann::json& meta);
 
 struct LoadedCheckpoint {
@@ -23,7 +27,7 @@ struct LoadedCheckpoint {
 // of an unknown model.
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
-// Writes text to path through a temporary file and a rename.
-void write_file_atomic(const std::string& path, const std::string& text);
+// FNV-1a hash (16 hex digits) of a file's bytes; throws CheckpointError if it cannot be read.
+std::string file_hash(const std::string& path);
 
 }  // namespace mer::engine

@@ -75,6 +75,10 @@ std::vector<Fold> select_folds(const std::vector<Fold>& folds, const std::string
       throw ConfigError("--folds: no subject '" + key + "' in the data (keys look like '" +
                         folds.front().key + "')");
     }
+    if (std::any_of(out.begin(), out.end(), [&](const Fold& f) { return f.key == key; })) {
+      throw ConfigError("--folds: subject '" + key + "' is given twice (each fold is trained "
+                        "and counted once)");
+    }
     out.push_back(*it);
     start = comma + 1;
   }

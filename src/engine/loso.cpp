@@ -1,13 +1,22 @@
 #include "engine/loso.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <memory>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
+#include "core/atomic_file.h"
+#include "core/checksum.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "core/progress.h"
 #include "core/version.h"
 #include "engine/batch_source.h"
@@ -118,17 +127,75 @@ std::string failure_text(const std::exception& e) {
   return e.what();
 }
 
-// A finished fold has a readable fold.json (written after its model.pt) for the same data.
-bool load_finished(const fs::path& dir, const data::Dataset& dataset, FoldOutcome& outcome) {
+// A finished fold has a readable fold.json (written after its model.pt) for the same data
+// whose recorded checkpoint hash matches model.pt (fold.json of an older mer records none:
+// there the checkpoint must load). Otherwise returns false and, where a fold.json exists,
+// says in `why` what is wrong with it.
+bool load_finished(const fs::path& dir, const data::Dataset& dataset, FoldOutcome& outcome,
+                   std::string* why = nullptr) {
   const fs::path result = dir / "fold.json";
-  if (!fs::is_regular_file(result) || !fs::is_regular_file(dir / "model.pt")) return false;
+  const fs::path model = dir / "model.pt";
+  if (!fs::is_regular_file(result)) return false;
+  const auto retrain = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  if (!fs::is_regular_file(model)) return retrain(model.string() + " is missing");
+  nlohmann::json j;
   try {
     std::ifstream in(result);
-    outcome = outcome_from_json(nlohmann::json::parse(in), dataset);
-    return true;
+    j = nlohmann::json::parse(in);
+    outcome = outcome_from_json(j, dataset);
   } catch (const std::exception&) {
-    return false;  // partial or foreign: train the fold again
+    return retrain(result.string() + " is unreadable or from other data");
   }
+  try {
+    if (j.contains("model_hash")) {
+      if (file_hash(model.string()) != j.at("model_hash").get<std::string>()) {
+        return retrain(model.string() + " does not match the hash recorded in fold.json "
+                       "(truncated or replaced)");
+      }
+    } else {
+      load_checkpoint(model.string());
+    }
+  } catch (const std::exception&) {
+    return retrain(model.string() + " is unreadable (truncated or corrupt)");
+  }
+  return true;
+}
+
+// Holds OUT/.lock with flock(2) while a run writes OUT: a second process on the same folder
+// is refused. The kernel drops the lock when the holder exits, however it exits (kill -9
+// included), so a stale file never blocks a later run.
+class OutLock {
+ public:
+  explicit OutLock(const fs::path& out) {
+    const std::string path = (out / ".lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw IoError(path + ": cannot create the lock file: " + io_failure_reason(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      ::close(fd_);
+      if (e == EWOULDBLOCK) {
+        throw ConfigError(out.string() + ": another mer process is writing this folder (it "
+                          "holds " + path + "); wait for it to finish or use another --out");
+      }
+      throw IoError(path + ": cannot lock: " + io_failure_reason(e));
+    }
+  }
+  ~OutLock() { ::close(fd_); }
+  OutLock(const OutLock&) = delete;
+  OutLock& operator=(const OutLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Failures that a rerun cannot fix (a setting or the data is wrong) stop the run at once;
+// any other (a full disk, memory, a signal) leaves the fold to a rerun.
+bool is_permanent_failure(const std::exception& e) {
+  return dynamic_cast<const ConfigError*>(&e) != nullptr ||
+         dynamic_cast<const DataError*>(&e) != nullptr;
 }
 
 // OUT/explain.json: every finished fold's explanations, in fold order, labelled with the
@@ -170,6 +237,22 @@ void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
 
 }  // namespace
 
+std::string default_run_folder(const TrainOptions& options, const data::Dataset& dataset,
+                               const std::string& data_name) {
+  TrainOptions train = options;
+  train.model_options =
+      models::resolve_model_options(train.model, train.model_options, data_traits(dataset));
+  Fnv1a hash;
+  hash.update(run_settings(train, resolve_backend(train), dataset).dump());
+  std::string name;
+  for (char c : data_name) {
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
+  }
+  return "runs/loso-" + train.model + "-" + (name.empty() ? "data" : name) + "-" +
+         protocol_name(train.protocol) + "-e" + std::to_string(train.epochs) + "-s" +
+         std::to_string(train.seed) + "-" + hash.hex().substr(0, 8);
+}
+
 LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                     const std::string& out_dir) {
   const auto start = std::chrono::steady_clock::now();
@@ -191,6 +274,26 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   check_fold_invariants(dataset, all_folds, /*complete=*/true);
   const auto folds = select_folds(all_folds, options.folds);
 
+  // Paths and labels go into run.json, every checkpoint and the summary: refused now rather
+  // than when the first fold's results are written (nlohmann::json refuses invalid UTF-8 when
+  // it dumps).
+  for (const auto& [what, text] : std::vector<std::pair<std::string, std::string>>{
+           {"--out", out_dir},
+           {"--data", options.data_label.empty() ? dataset.root : options.data_label},
+           {"--landmarks", options.landmarks_label}}) {
+    if (!is_valid_utf8(text)) {
+      throw ConfigError(what + " " + text + ": the path is not valid UTF-8, and the results "
+                        "record it as JSON text; rename it");
+    }
+  }
+  try {
+    (void)run_settings(train, backend, dataset).dump();
+    (void)nlohmann::json(options.preprocessing).dump();
+  } catch (const nlohmann::json::exception&) {
+    throw ConfigError("the run's settings (model options, data description) hold text that is "
+                      "not valid UTF-8");
+  }
+
   const fs::path out(out_dir);
   std::error_code ec;
   fs::create_directories(out / "folds", ec);
@@ -200,6 +303,9 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   MER_CHECK(dist.size >= 1 && dist.rank >= 0 && dist.rank < dist.size,
             "invalid fold distribution rank/size");
   MER_CHECK(dist.size == 1 || dist.barrier, "several processes need a barrier");
+  // One process (or one mpirun's rank 0, for all its ranks) writes OUT at a time.
+  std::unique_ptr<OutLock> lock;
+  if (dist.rank == 0) lock = std::make_unique<OutLock>(out);
   // Rank 0 writes run.json before the others compare against it.
   if (dist.rank == 0) check_or_write_settings(out, run_settings(train, backend, dataset));
   if (dist.size > 1) dist.barrier();
@@ -210,10 +316,17 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   std::vector<bool> done(folds.size(), false);
   std::vector<size_t> queue;
   size_t unfinished = 0;
+  std::vector<std::string> retrain_notes;
   for (size_t f = 0; f < folds.size(); ++f) {
-    if (load_finished(out / "folds" / fold_folder_name(folds[f].key), dataset, outcomes[f])) {
+    std::string why;
+    if (load_finished(out / "folds" / fold_folder_name(folds[f].key), dataset, outcomes[f], &why)) {
       done[f] = true;
       ++result.resumed;
+    } else if (!why.empty()) {
+      retrain_notes.push_back("fold " + folds[f].key + " is trained again: " + why);
+    }
+    if (done[f]) {
+      continue;
     } else if (unfinished++ % dist.size == static_cast<size_t>(dist.rank)) {
       queue.push_back(f);
     }
@@ -239,6 +352,9 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
     progress.message("resuming: " + std::to_string(result.resumed) + " of " +
                      std::to_string(folds.size()) + " folds already finished in " + out_dir);
   }
+  if (dist.rank == 0) {
+    for (const auto& note : retrain_notes) progress.message(note);
+  }
   if (!options.quiet && !queue.empty()) {
     progress.message("training " + std::to_string(queue.size()) + " folds" + who + ", " +
                      std::to_string(train.epochs) + " epochs, backend " + backend + ", " +
@@ -247,9 +363,14 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   }
   std::atomic<size_t> next{0};
   std::mutex mutex;
+  std::exception_ptr permanent;  // the first failure no rerun fixes: ends the run
   const FoldTrainer trainer(dataset, train);
   auto work = [&] {
     for (size_t q = next++; q < queue.size(); q = next++) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (permanent) return;
+      }
       const size_t f = queue[q];
       const auto& fold = folds[f];
       int64_t reported = 0;
@@ -262,6 +383,12 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
           reported = epoch;
         });
         progress.advance(train.epochs - reported);  // early stop: the rest counts as done
+        if (outcome.epochs_run < train.epochs) {
+          progress.message("fold " + fold.key + ": stopped early after epoch " +
+                           std::to_string(outcome.epochs_run) + " of " + std::to_string(train.epochs) +
+                           " (no validation gain for " + std::to_string(train.patience) +
+                           " epochs); epoch " + std::to_string(outcome.epoch_used) + " kept");
+        }
         const fs::path dir = out / "folds" / fold_folder_name(fold.key);
         fs::create_directories(dir);
         nlohmann::json meta = {{"model", train.model},
@@ -281,7 +408,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                                {"epoch", outcome.epoch_used},
                                {"data_checksum", checksum}};
         if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
-        save_checkpoint((dir / "model.pt").string(), model, meta);
+        const std::string model_hash = save_checkpoint((dir / "model.pt").string(), model, meta);
         // The saved model's epoch: the last one, except under inner-val (restored best).
         const int64_t model_epoch = train.protocol == Protocol::kInnerVal ? outcome.epoch_used
                                                                           : outcome.epochs_run;
@@ -290,7 +417,9 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
           write_file_atomic((dir / "explain.json").string(), explanation.dump());
         }
         // fold.json last: its presence marks the fold finished.
-        write_file_atomic((dir / "fold.json").string(), outcome_to_json(outcome, dataset).dump());
+        auto fold_json = outcome_to_json(outcome, dataset);
+        fold_json["model_hash"] = model_hash;  // resume trusts model.pt only if it matches
+        write_file_atomic((dir / "fold.json").string(), fold_json.dump());
         int64_t correct = 0;
         for (size_t i = 0; i < outcome.samples.size(); ++i) {
           correct += outcome.predictions[i] == dataset.samples[outcome.samples[i]].label;
@@ -304,8 +433,17 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
       } catch (const std::exception& e) {
         const std::string why = failure_text(e);
         progress.advance(train.epochs - reported);
-        progress.message("fold " + fold.key + " FAILED: " + why);
         std::lock_guard<std::mutex> lock(mutex);
+        if (is_permanent_failure(e)) {
+          if (!permanent) {
+            const std::string text = "fold " + fold.key + ": " + why;
+            permanent = dynamic_cast<const ConfigError*>(&e)
+                            ? std::make_exception_ptr(ConfigError(text))
+                            : std::make_exception_ptr(DataError(text));
+          }
+          return;
+        }
+        progress.message("fold " + fold.key + " FAILED: " + why);
         result.failures.push_back(fold.key + ": " + why);
       }
     }
@@ -315,6 +453,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   work();
   for (auto& t : pool) t.join();
   progress.finish();
+  if (permanent) std::rethrow_exception(permanent);
 
   if (dist.size > 1) {
     dist.barrier();  // every rank's folds are on disk now

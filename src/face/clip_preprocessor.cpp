@@ -1,6 +1,7 @@
 #include "face/clip_preprocessor.h"
 
 #include <chrono>
+#include <cstdio>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -66,6 +67,42 @@ PreparedClip ClipPreprocessor::process_sequence(const std::vector<std::string>& 
   clip.timing.total_ms += read_ms;
   return clip;
 }
+
+namespace {
+
+// Below this, the apex crop is not the onset's face: the same face a fraction of a second
+// later correlates far higher; a black, blank or foreign frame near 0.
+constexpr double kMinApexCorrelation = 0.3;
+
+// Only the onset is searched for a face; the apex is cut at the onset's face box. A clip's
+// apex shows the same face a fraction of a second later, so its aligned crop correlates
+// strongly with the onset's; a blank, black or unrelated apex frame (no face where the onset
+// had one, or a broken alignment) does not, and must not become a flow map.
+void check_apex_face(const cv::Mat& onset, const cv::Mat& apex, const std::string& onset_name,
+                     const std::string& apex_name) {
+  cv::Scalar onset_mean, onset_sd, apex_mean, apex_sd;
+  cv::meanStdDev(onset, onset_mean, onset_sd);
+  cv::meanStdDev(apex, apex_mean, apex_sd);
+  const double sd_onset = onset_sd[0], sd_apex = apex_sd[0];
+  if (sd_onset < 1.0) return;  // a flat onset crop: nothing to compare against
+  double correlation = 0.0;
+  if (sd_apex >= 1.0) {
+    cv::Mat a, b;
+    onset.convertTo(a, CV_64F, 1.0, -onset_mean[0]);
+    apex.convertTo(b, CV_64F, 1.0, -apex_mean[0]);
+    correlation = a.dot(b) / (static_cast<double>(a.total()) * sd_onset * sd_apex);
+  }
+  if (sd_apex < 0.1 * sd_onset || correlation < kMinApexCorrelation) {
+    char detail[160];
+    std::snprintf(detail, sizeof detail,
+                  "its aligned crop correlates %.2f with the onset's, contrast %.1f vs %.1f",
+                  correlation, sd_apex, sd_onset);
+    throw DataError(apex_name + ": no face in the apex frame where the onset frame (" + onset_name +
+                    ") has one (" + detail + ")");
+  }
+}
+
+}  // namespace
 
 PreparedClip ClipPreprocessor::process_frames(const std::vector<cv::Mat>& frames,
                                               const std::vector<std::string>& names,
@@ -133,6 +170,9 @@ PreparedClip ClipPreprocessor::process_frames(const std::vector<cv::Mat>& frames
     clip.apex_scores = std::move(spot.scores);
     grey_crops = {grey_crops.front(), grey_crops[static_cast<size_t>(spot.index)]};
   }
+
+  check_apex_face(grey_crops[0], grey_crops[1], names[0],
+                  names[static_cast<size_t>(clip.apex_index)]);
 
   t = Clock::now();
   if (options_.colour_crops() && frames[0].channels() == 3) {

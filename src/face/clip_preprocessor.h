@@ -103,6 +103,8 @@ class ClipPreprocessor {
   // onset_landmarks, when given, are the onset frame's landmarks (frame pixels) and replace
   // detection and fitting: for frames occluded by `mer occlude`, whose clean onset landmarks
   // are known while a detector may not find the masked face.
+  // Throws DataError "<apex name>: no face in the apex frame where the onset frame (...) has
+  // one (...)" when the apex crop is blank or unlike the onset's (correlation below 0.3).
   PreparedClip process_frames(const std::vector<cv::Mat>& frames,
                               const std::vector<std::string>& names,
                               std::optional<int> apex_index,

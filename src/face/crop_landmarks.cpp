@@ -32,6 +32,10 @@ struct Work {
   cv::Rect box;  // in padded coordinates
 };
 
+// The smallest face crop read (as the prepared-folder reader): a smaller one is a broken
+// file, not a face.
+constexpr int kMinCropSide = 8;
+
 int padding_of(const cv::Mat& grey) { return std::max(grey.cols, grey.rows) / kPadDivisor; }
 
 // Largest box of `boxes` whose side is at least min_side, shifted by `shift`.
@@ -83,6 +87,11 @@ std::vector<CropLandmarks> fit_face_crops(const std::vector<std::string>& paths,
     for (size_t i = next++; i < paths.size(); i = next++) {
       try {
         const cv::Mat grey = read_image(paths[i], ImageMode::kGrey);
+        if (grey.cols < kMinCropSide || grey.rows < kMinCropSide) {
+          throw DataError(paths[i] + ": face crop is " + std::to_string(grey.cols) + "x" +
+                          std::to_string(grey.rows) + ", too small for landmarks (at least " +
+                          std::to_string(kMinCropSide) + "x" + std::to_string(kMinCropSide) + ")");
+        }
         Work& w = work[i];
         w.pad = padding_of(grey);
         cv::copyMakeBorder(grey, w.padded, w.pad, w.pad, w.pad, w.pad, cv::BORDER_REPLICATE);

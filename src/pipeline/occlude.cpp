@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/csv.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "face/crop_landmarks.h"
@@ -38,7 +39,7 @@ void OccludeOptions::validate() const {
     face::OcclusionOptions().kind(face::OcclusionKind::kBlock).block_ratio(block_ratio_).validate();
   }
   if (kind_ != "block" && occluders_.empty()) {
-    throw ConfigError("kind " + kind_ + " needs the occluders folder (masks/, glasses/)");
+    throw ConfigError("kind " + kind_ + " needs the occluders folder (--occluders DIR, with masks/ and glasses/; e.g. ../shared/data/occluders)");
   }
   flow_.validate();
   if (jobs_ < 1 || jobs_ > 256) throw ConfigError("jobs must be in 1..256");
@@ -108,13 +109,7 @@ std::string anchors_text(const face::OcclusionPlan& plan) {
 
 // Writes `text` to `path` through a temporary name.
 void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out) throw DataError(path.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
+  write_file_atomic(path.string(), text);
 }
 
 void write_image(const fs::path& path, const cv::Mat& image, int jpeg_quality) {
@@ -123,10 +118,10 @@ void write_image(const fs::path& path, const cv::Mat& image, int jpeg_quality) {
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
   std::vector<int> params;
   if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
-  // The temporary name keeps the extension: OpenCV picks the encoder from it.
-  const fs::path tmp = path.parent_path() / (".tmp_" + path.filename().string());
-  if (!cv::imwrite(tmp.string(), image, params)) throw DataError(path.string() + ": cannot write image");
-  fs::rename(tmp, path);
+  std::vector<uchar> bytes;
+  if (!cv::imencode(ext, image, bytes, params)) throw DataError(path.string() + ": cannot encode image");
+  write_file_atomic(path.string(),
+                    std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 bool is_image_file(const fs::path& path) {
@@ -166,7 +161,7 @@ OccludeReport occlude_frames(const OccludeFramesInput& input, const OccludeOptio
   input.validate();
   options.validate();
   if (options.kind() == "mixed" && options.occluders().empty()) {
-    throw ConfigError("kind mixed needs the occluders folder");
+    throw ConfigError("kind mixed needs the occluders folder (--occluders DIR, with masks/ and glasses/)");
   }
   if (!fs::is_directory(input.frames_root())) {
     throw DataError(input.frames_root() + ": frames root not found");
@@ -276,8 +271,7 @@ OccludeReport occlude_frames(const OccludeFramesInput& input, const OccludeOptio
         }
         std::sort(files.begin(), files.end());
         for (const auto& file : files) {
-          cv::Mat frame = cv::imread(file.string(), cv::IMREAD_UNCHANGED);
-          if (frame.empty()) throw DataError(file.string() + ": cannot decode image");
+          cv::Mat frame = face::read_image_strict(file.string(), cv::IMREAD_UNCHANGED);
           if (frame.channels() == 4) cv::cvtColor(frame, frame, cv::COLOR_BGRA2BGR);
           if (frame.size() != size) {
             throw DataError(file.string() + ": frame of another size than the onset frame");
@@ -459,10 +453,8 @@ OccludeReport occlude_prepared(const std::string& dir, const std::string& landma
     const auto it = landmarks.find(key);
     if (it == landmarks.end()) throw DataError(lm_path + ": no landmarks for sample " + key);
     const std::string flow_rel = f[static_cast<size_t>(c_flow)], face_rel = f[static_cast<size_t>(c_face)];
-    const cv::Mat flow = cv::imread((root / flow_rel).string(), cv::IMREAD_COLOR);
-    if (flow.empty()) throw DataError((root / flow_rel).string() + ": missing or undecodable flow image");
-    cv::Mat face_image = cv::imread((root / face_rel).string(), cv::IMREAD_UNCHANGED);
-    if (face_image.empty()) throw DataError((root / face_rel).string() + ": missing or undecodable face image");
+    const cv::Mat flow = face::read_image_strict((root / flow_rel).string(), cv::IMREAD_COLOR);
+    cv::Mat face_image = face::read_image_strict((root / face_rel).string(), cv::IMREAD_UNCHANGED);
     if (face_image.channels() == 4) cv::cvtColor(face_image, face_image, cv::COLOR_BGRA2BGR);
 
     // The plan on the face crop, its landmarks scaled to the crop actually stored.
@@ -506,9 +498,11 @@ OccludeReport occlude_prepared(const std::string& dir, const std::string& landma
                              {"options", options_json(options)}};
   write_text(out / "manifest.json", manifest.dump(2) + "\n");
   // labels.csv last: a folder with it is complete.
-  const fs::path tmp = out / "labels.csv.tmp";
-  fs::copy_file(labels_path, tmp, fs::copy_options::overwrite_existing);
-  fs::rename(tmp, out / "labels.csv");
+  std::ifstream labels_in(labels_path, std::ios::binary);
+  std::stringstream labels_text;
+  labels_text << labels_in.rdbuf();
+  if (!labels_in) throw DataError(labels_path.string() + ": cannot read");
+  write_text(out / "labels.csv", labels_text.str());
   return report;
 }
 

@@ -19,6 +19,7 @@
 
 #include "core/checksum.h"
 #include "core/csv.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/version.h"
@@ -172,17 +173,7 @@ std::string safe_name(const std::string& text) {
 // Writes bytes under a temporary name in the same folder, then renames: readers see either
 // the old file or the whole new one.
 void write_bytes_atomic(const fs::path& path, const void* data, size_t size) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw DataError(tmp.string() + ": cannot write");
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    out.flush();
-    if (!out) throw DataError(tmp.string() + ": write failed (disk full?)");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw DataError(path.string() + ": cannot rename the finished file: " + ec.message());
+  write_file_atomic(path.string(), std::string_view(static_cast<const char*>(data), size));
 }
 
 void write_text_atomic(const fs::path& path, const std::string& text) {
@@ -428,6 +419,9 @@ class ClipWorker {
     } catch (const DataError& e) {
       const std::string what = e.what();
       if (starts_with(what, "no face found")) return skip("no_face", paths[0], what);
+      for (const auto& p : paths) {
+        if (starts_with(what, p + ": no face in the apex frame")) return skip("no_face", p, what);
+      }
       std::string file = paths[0];
       for (const auto& p : paths) {
         if (starts_with(what, p)) file = p;
@@ -492,6 +486,8 @@ class ClipWorker {
       if (clip.apex_spotted) o.record["apex_scores"] = clip.apex_scores;
       // The record goes last: it is what marks the clip finished.
       write_text_atomic(out_ / files.record, o.record.dump(1));
+    } catch (const IoError&) {
+      throw;  // the disk, not the clip: stops the run (see below)
     } catch (const std::exception& e) {
       return skip("error", (out_ / files.record).string(), e.what());
     }
@@ -518,7 +514,7 @@ data::Selection select_all(const std::vector<data::ClipAnnotation>& clips,
     const bool excluded = std::any_of(options.exclude().begin(), options.exclude().end(),
                                       [&](const data::ClipRef& r) { return r.matches(a); });
     if (excluded) {
-      s.excluded.push_back({a.dataset, a.subject, a.clip, "excluded by the caller"});
+      s.excluded.push_back({a.dataset, a.subject, a.clip, "on the exclusion list (flagged, --exclude-flagged)"});
       continue;
     }
     const auto label = std::find(s.class_names.begin(), s.class_names.end(), a.emotion) -
@@ -859,12 +855,24 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   progress.set_quiet(options.quiet());
   const auto start = Clock::now();
   const double cpu_start = process_cpu_seconds();
+  // A failed write (full disk, quota, read-only) stops every worker: the same failure would
+  // skip every later clip. Finished clips stay; a rerun after freeing space resumes.
+  std::exception_ptr io_failure;
+  std::mutex io_mutex;
   auto work = [&] {
     ClipWorker worker(options, out, prototype, parameters_hash);
     for (size_t i = next++; i < jobs.size(); i = next++) {
+      {
+        std::lock_guard<std::mutex> lock(io_mutex);
+        if (io_failure) return;
+      }
       Outcome o;
       try {
         o = worker.run(jobs[i]);
+      } catch (const IoError&) {
+        std::lock_guard<std::mutex> lock(io_mutex);
+        if (!io_failure) io_failure = std::current_exception();
+        return;
       } catch (const std::exception& e) {  // a bug or the system, not the clip: keep going
         o.state = Outcome::State::kSkipped;
         o.skipped = {jobs[i].sample.dataset, jobs[i].sample.subject, jobs[i].sample.sample,
@@ -892,6 +900,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   for (auto& t : threads) t.join();
   progress.finish();
   cv::setNumThreads(cv_threads);
+  if (io_failure) std::rethrow_exception(io_failure);
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu_seconds = process_cpu_seconds() - cpu_start;
   report.jobs = n_threads;
@@ -1005,15 +1014,29 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
 std::string format_report(const PrepareReport& r) {
   char buf[256];
   std::string s;
-  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips (%.1f%%) into %s\n",
+  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips to prepare (%.1f%%) into %s\n",
                 static_cast<long long>(r.prepared()), static_cast<long long>(r.prepared() + r.failed()),
                 100.0 * r.share_prepared(), r.out_dir.c_str());
   s += buf;
-  std::snprintf(buf, sizeof buf,
-                "  %lld computed%s, %lld cached from an earlier run, %lld clips in the sheet\n",
+  // How the clips to prepare relate to the sheet: its readable clips, minus those the
+  // protocol leaves out, plus unreadable rows where they count as clips lost.
+  const auto by_reason = r.skipped_by_reason();
+  const auto count = [&](const char* reason) {
+    auto it = by_reason.find(reason);
+    return it == by_reason.end() ? int64_t{0} : it->second;
+  };
+  const int64_t bad_rows = count("bad_sheet_row") + count("unknown_label");
+  std::snprintf(buf, sizeof buf, "  the sheet: %lld clips read, %lld not in the protocol%s\n",
+                static_cast<long long>(r.annotated), static_cast<long long>(count("not_in_protocol")),
+                bad_rows > 0 ? (", " + std::to_string(bad_rows) + " rows unreadable" +
+                                (r.sheet_rows_count ? " (counted as clips lost)" : ""))
+                                   .c_str()
+                             : "");
+  s += buf;
+  std::snprintf(buf, sizeof buf, "  %lld computed%s, %lld cached from an earlier run\n",
                 static_cast<long long>(r.computed),
                 r.recomputed > 0 ? (" (" + std::to_string(r.recomputed) + " recomputed)").c_str() : "",
-                static_cast<long long>(r.cached), static_cast<long long>(r.annotated));
+                static_cast<long long>(r.cached));
   s += buf;
   if (r.computed > 0) {
     std::snprintf(buf, sizeof buf,

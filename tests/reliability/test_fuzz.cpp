@@ -1,0 +1,205 @@
+// Deterministic mutation fuzz of the readers of user files: labels.csv (read_prepared), .xlsx
+// sheets (read_sheet), landmarks.csv (read_landmarks) and dataset caches (read_dataset_cache).
+// Each input is a valid file with 1-4 random mutations (bit flips, bytes that matter to the
+// format, deletions, duplications, truncation, tokens like nan, -1 or invalid UTF-8). Every
+// input must be read or refused with a mer::Error; any other exception fails the test, and a
+// crash ends it. CI runs MER_FUZZ_INPUTS inputs per reader (default 300); bench/fuzz.sh runs
+// them for MER_FUZZ_SECONDS each. MER_FUZZ_SEED picks the sequence (default 1).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+
+#include "core/error.h"
+#include "data/dataset_cache.h"
+#include "data/landmarks_io.h"
+#include "data/prepared_io.h"
+#include "data/sheet.h"
+#include "data/sheet_fixtures.h"
+#include "data/synthetic.h"
+
+namespace mer::reliability {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoll(v) : fallback;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+std::string mutate(std::string s, std::mt19937_64& rng) {
+  static const std::vector<std::string> tokens = {
+      ",", "\n", "\r\n", "\"", ",,,,", "nan", "inf", "-1", "-0", "1e308", "99999999999999999999",
+      "\xff", "\xc3", "\xe9", "\xef\xbb\xbf", "0", " ", "<", ">", "</c>", "<v>", "&amp;", "\x00"};
+  const auto pick = [&](size_t n) { return n == 0 ? size_t{0} : static_cast<size_t>(rng() % n); };
+  const int count = 1 + static_cast<int>(rng() % 4);
+  for (int m = 0; m < count; ++m) {
+    const size_t at = pick(s.size() + 1);
+    switch (rng() % 8) {
+      case 0:  // bit flip
+        if (!s.empty()) s[pick(s.size())] ^= static_cast<char>(1u << (rng() % 8));
+        break;
+      case 1:  // a byte that matters
+        if (!s.empty()) s[pick(s.size())] = "\x00\xff,\n\"-9<"[rng() % 8];
+        break;
+      case 2:  // delete a range
+        s.erase(at, 1 + pick(64));
+        break;
+      case 3: {  // duplicate a range
+        const std::string part = s.substr(at, 1 + pick(256));
+        s.insert(pick(s.size() + 1), part);
+        break;
+      }
+      case 4:  // truncate
+        s.resize(pick(s.size() + 1));
+        break;
+      case 5:  // insert a token
+      case 6: {
+        const auto& t = tokens[pick(tokens.size())];
+        s.insert(at, t.size() == 0 ? std::string(1, '\0') : t);
+        break;
+      }
+      default:  // overwrite a run with random bytes
+        for (size_t i = at, n = 1 + pick(16); i < s.size() && n > 0; ++i, --n) {
+          s[i] = static_cast<char>(rng());
+        }
+    }
+  }
+  return s;
+}
+
+// Runs `read` on mutations of `valid` written to `file` until the input count or the time
+// budget is spent; returns the number of inputs tried. Unexpected exceptions fail the test.
+int64_t fuzz(const std::string& reader, const std::string& valid, const fs::path& file,
+             const std::function<void()>& read,
+             const std::function<std::string(const std::string&, std::mt19937_64&)>& mutator = nullptr) {
+  const int64_t seconds = env_int("MER_FUZZ_SECONDS", 0);
+  const int64_t inputs = env_int("MER_FUZZ_INPUTS", 300);
+  std::mt19937_64 rng(static_cast<uint64_t>(env_int("MER_FUZZ_SEED", 1)) * 1000003u +
+                      std::hash<std::string>()(reader) % 1000);
+  const auto start = std::chrono::steady_clock::now();
+  int64_t tried = 0, refused = 0, unexpected = 0;
+  for (;; ++tried) {
+    if (seconds > 0 ? std::chrono::steady_clock::now() - start > std::chrono::seconds(seconds)
+                    : tried >= inputs) {
+      break;
+    }
+    write_bytes(file, mutator ? mutator(valid, rng) : mutate(valid, rng));
+    try {
+      read();
+    } catch (const Error&) {
+      ++refused;
+    } catch (const std::exception& e) {
+      ++unexpected;
+      ADD_FAILURE() << reader << " input " << tried << ": not a mer::Error: " << e.what();
+      write_bytes(file.string() + ".failing" + std::to_string(tried), read_bytes(file));
+    }
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("fuzz %s: %lld inputs in %.1f s, %lld refused with a mer::Error, %lld read, %lld "
+              "unexpected, 0 crashes\n",
+              reader.c_str(), static_cast<long long>(tried), elapsed,
+              static_cast<long long>(refused), static_cast<long long>(tried - refused - unexpected),
+              static_cast<long long>(unexpected));
+  return tried;
+}
+
+class Fuzz : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mer_fuzz_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    dataset_ = data::make_synthetic(
+        data::SyntheticOptions().subjects(3).samples_per_subject(3).flow_size(16).face_size(16));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!HasFailure()) fs::remove_all(dir_, ec);
+  }
+  fs::path dir_;
+  data::Dataset dataset_;
+};
+
+TEST_F(Fuzz, LabelsCsvReader) {
+  const fs::path root = dir_ / "prepared";
+  data::write_prepared(dataset_, root.string());
+  const std::string valid = read_bytes(root / "labels.csv");
+  const auto options = data::PreparedReadOptions().crops(true).crop_side(16);
+  EXPECT_GT(fuzz("labels.csv", valid, root / "labels.csv",
+                 [&] { data::read_prepared(root.string(), options); }),
+            0);
+}
+
+TEST_F(Fuzz, XlsxReader) {
+  using test::FixtureSheet;
+  std::string rows;
+  const std::vector<std::vector<std::string>> cells = {
+      {"Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"},
+      {"1", "EP02_01f", "46", "59", "86", "12", "happiness"},
+      {"2", "EP09_01", "26", "56", "125", "1+12", "surprise"},
+      {"3", "EP01_2", "51", "/", "91", "1", "disgust"}};
+  for (size_t r = 0; r < cells.size(); ++r) {
+    rows += "<row r=\"" + std::to_string(r + 1) + "\">";
+    for (size_t c = 0; c < cells[r].size(); ++c) {
+      const std::string ref = std::string(1, static_cast<char>('A' + c)) + std::to_string(r + 1);
+      const bool number = !cells[r][c].empty() && cells[r][c].find_first_not_of("0123456789") == std::string::npos;
+      rows += number ? "<c r=\"" + ref + "\"><v>" + cells[r][c] + "</v></c>"
+                     : "<c r=\"" + ref + "\" t=\"inlineStr\"><is><t>" + cells[r][c] + "</t></is></c>";
+    }
+    rows += "</row>";
+  }
+  const auto entries = test::xlsx_entries({FixtureSheet{"Sheet1", rows}}, {"shared", "text"});
+  const fs::path file = dir_ / "sheet.xlsx";
+  test::write_zip(file.string(), entries);
+  const std::string valid = read_bytes(file);
+  // Half the inputs mutate the zip's bytes, half one XML part inside a well-formed zip (so that
+  // the XML and cell readers, not only libzip, see broken input).
+  const auto mutator = [&](const std::string& zip, std::mt19937_64& rng) {
+    if (rng() % 2 == 0) return mutate(zip, rng);
+    auto changed = entries;
+    auto& part = changed[rng() % changed.size()].second;
+    part = mutate(part, rng);
+    const fs::path scratch = dir_ / "scratch.xlsx";
+    test::write_zip(scratch.string(), changed);
+    return read_bytes(scratch);
+  };
+  EXPECT_GT(fuzz("xlsx", valid, file, [&] { data::read_sheet(file.string()); }, mutator), 0);
+}
+
+TEST_F(Fuzz, LandmarksCsvReader) {
+  const fs::path file = dir_ / "landmarks.csv";
+  data::write_landmarks(file.string(), data::landmark_rows(dataset_, 16.0, "test"));
+  const std::string valid = read_bytes(file);
+  EXPECT_GT(fuzz("landmarks.csv", valid, file, [&] { data::read_landmarks(file.string(), dataset_); }), 0);
+}
+
+TEST_F(Fuzz, DatasetCacheReader) {
+  const fs::path file = dir_ / "set.pt";
+  auto with_crops = dataset_;
+  data::write_dataset_cache(with_crops, file.string());
+  const std::string valid = read_bytes(file);
+  EXPECT_GT(fuzz("cache", valid, file, [&] { data::read_dataset_cache(file.string()); }), 0);
+}
+
+}  // namespace
+}  // namespace mer::reliability
