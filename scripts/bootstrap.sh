@@ -16,9 +16,11 @@ for arg in "$@"; do
   esac
 done
 
-# What each package is for: see README.md, "Dependencies".
+# What each package is for: see README.md, "Dependencies". libopencv-videoio-dev (also pulled in
+# by libopencv-dev) brings libopencv-videoio406, which decodes video files through FFmpeg
+# (libavcodec59, libavformat59) and GStreamer: `mer predict --video`, `mer prepare --video-root`.
 packages=(build-essential cmake ninja-build pkg-config
-          libtorch-dev libopencv-dev libopencv-contrib-dev libdlib-dev libdlib-data
+          libtorch-dev libopencv-dev libopencv-videoio-dev libopencv-contrib-dev libdlib-dev libdlib-data
           libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libpugixml-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
           libjs-chart.js)

@@ -1,6 +1,7 @@
 #include "cmd_predict.h"
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -338,10 +339,12 @@ int PredictCommand::run_list(const predict::Predictor& predictor) {
   Progress progress("predict", static_cast<int64_t>(sources.size()));
   // The models and the landmark model are loaded by now: the clock times the clips only.
   const auto start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();  // all threads of the process
   const auto done = predictor.predict_all(sources, jobs_, [&](size_t i) {
     progress.advance(1, entries[runnable[i]].given);
   });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   progress.finish();
   std::vector<predict::ClipOutcome> outcomes(entries.size());
   for (size_t k = 0; k < runnable.size(); ++k) outcomes[runnable[k]] = done[k];
@@ -362,14 +365,15 @@ int PredictCommand::run_list(const predict::Predictor& predictor) {
       }
     }
   }
-  const auto summary = predict::summarise(entries, outcomes, predictor, seconds);
+  const auto summary = predict::summarise(entries, outcomes, predictor, seconds, cpu_seconds);
   const std::string csv_path = (fs::path(out_) / "predictions.csv").string();
   const std::string json_path = (fs::path(out_) / "predictions.json").string();
   write_file_atomic(csv_path, predict::results_csv(entries, outcomes, predictor));
   write_file_atomic(json_path, predict::results_json(entries, outcomes, predictor, summary).dump(2));
-  std::printf("predicted %lld of %lld clips in %.1f s (%.1f clips/s, %d jobs)%s\n",
+  std::printf("predicted %lld of %lld clips in %.1f s (%.1f clips/s, %d jobs; %.0f ms of CPU per "
+              "clip)%s\n",
               static_cast<long long>(summary.predicted), static_cast<long long>(summary.clips),
-              seconds, summary.clips_per_second, jobs_,
+              seconds, summary.clips_per_second, jobs_, summary.cpu_seconds_per_clip * 1e3,
               summary.no_motion > 0
                   ? (", " + std::to_string(summary.no_motion) + " with no facial movement found").c_str()
                   : "");

@@ -161,7 +161,8 @@ TrainOptions training_options_of_run(const std::string& run_dir, std::string* no
   try {
     o.model = s.at("model").get<std::string>();
     o.model_options.clear();
-    for (const auto& [k, v] : s.value("model_options", nlohmann::json::object()).items()) {
+    const nlohmann::json options = s.value("model_options", nlohmann::json::object());
+    for (const auto& [k, v] : options.items()) {
       o.model_options[k] = v.is_string() ? v.get<std::string>() : v.dump();
     }
     o.epochs = s.at("epochs").get<int64_t>();

@@ -120,12 +120,13 @@ std::vector<ClipListEntry> read_clip_list(const std::string& list_path) {
 
 BatchSummary summarise(const std::vector<ClipListEntry>& entries,
                        const std::vector<ClipOutcome>& outcomes, const Predictor& predictor,
-                       double seconds) {
+                       double seconds, double cpu_seconds) {
   BatchSummary s;
   s.clips = static_cast<int64_t>(entries.size());
   s.seconds = seconds;
   const auto& names = predictor.class_names();
   std::vector<int64_t> labels, predictions;
+  std::map<std::string, int64_t> unknown;  // labels that name no class, with their counts
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& p = outcomes[i].prediction;
     if (!p) {
@@ -137,18 +138,22 @@ BatchSummary summarise(const std::vector<ClipListEntry>& entries,
     if (entries[i].label.empty()) continue;
     const auto it = std::find(names.begin(), names.end(), entries[i].label);
     if (it == names.end()) {
-      s.label_notes.push_back("line " + std::to_string(entries[i].line) + ": label '" +
-                              entries[i].label + "' is not one of the model's classes");
+      ++unknown[entries[i].label];
       continue;
     }
     labels.push_back(it - names.begin());
     predictions.push_back(p->result.prediction);
+  }
+  for (const auto& [label, count] : unknown) {
+    s.label_notes.push_back("label '" + label + "' (" + std::to_string(count) +
+                            " clips) is not one of the model's classes: left out of UF1/UAR");
   }
   s.labelled = static_cast<int64_t>(labels.size());
   if (!labels.empty()) {
     s.metrics = engine::compute_metrics(labels, predictions, static_cast<int64_t>(names.size()));
   }
   s.clips_per_second = seconds > 0 ? static_cast<double>(s.predicted + s.failed) / seconds : 0;
+  s.cpu_seconds_per_clip = s.clips > 0 ? cpu_seconds / static_cast<double>(s.clips) : 0;
   return s;
 }
 
@@ -246,6 +251,7 @@ nlohmann::json results_json(const std::vector<ClipListEntry>& entries,
                       {"no_motion", summary.no_motion},
                       {"seconds", round_to(summary.seconds, 1e3)},
                       {"clips_per_second", round_to(summary.clips_per_second, 1e2)},
+                      {"cpu_seconds_per_clip", round_to(summary.cpu_seconds_per_clip, 1e4)},
                       {"labelled", summary.labelled}};
   if (summary.labelled > 0) {
     s["uf1"] = round_to(summary.metrics.uf1, 1e4);

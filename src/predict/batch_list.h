@@ -41,12 +41,16 @@ struct BatchSummary {
   engine::Metrics metrics;       // over the labelled clips (n = 0 without labels)
   double seconds = 0;            // wall time of the clips (after loading)
   double clips_per_second = 0;
-  std::vector<std::string> label_notes;  // labels that name no class of the model
+  // Process CPU time (all threads) of the clips per clip: on `jobs` otherwise idle cores the
+  // throughput would be jobs / cpu_seconds_per_clip (on a shared machine the wall clock
+  // depends on the other load).
+  double cpu_seconds_per_clip = 0;
+  std::vector<std::string> label_notes;  // one per label that names no class of the model
 };
 
 BatchSummary summarise(const std::vector<ClipListEntry>& entries,
                        const std::vector<ClipOutcome>& outcomes, const Predictor& predictor,
-                       double seconds);
+                       double seconds, double cpu_seconds = 0);
 
 // The results table: row, clip, status (ok / error), prediction, p_<class> for every class,
 // label, correct, onset_frame, apex_frame, apex_spotted, motion_px, no_motion, top_regions

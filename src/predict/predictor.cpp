@@ -45,8 +45,8 @@ std::vector<std::string> frames_between(const std::vector<std::string>& files, c
   for (const auto& f : files) {
     const auto n = pipeline::clip_frame_number(f);
     if (n == onset && out.empty()) out.push_back(f);
-    else if (apex && n == *apex) apex_file = f;
-    else if (!apex && !out.empty() && n > onset) out.push_back(f);
+    if (apex && n == *apex && apex_file.empty()) apex_file = f;  // may be the onset itself
+    if (!apex && !out.empty() && n > onset) out.push_back(f);
   }
   const auto first = pipeline::clip_frame_number(files.front());
   const auto last = pipeline::clip_frame_number(files.back());
@@ -157,7 +157,7 @@ ClipPrediction Predictor::predict(const ClipSource& clip, face::ClipPreprocessor
     for (auto n : numbers) names.push_back(face::video_frame_name(clip.path, n));
     out.analysis = pipeline::analyse_frames(worker, images, names, apex_index);
   } else {
-    if (!fs::exists(clip.path)) throw DataError(clip.path + ": file not found");
+    if (!fs::exists(clip.path)) throw DataError(clip.path + ": clip folder not found");
     if (!fs::is_directory(clip.path)) {
       throw DataError(clip.path + ": neither a frame folder nor a video file (known extensions: "
                       ".avi .mp4 .mov .mkv .m4v .mpg .mpeg .wmv .webm)");
