@@ -179,8 +179,9 @@ TEST_F(RealDataCliPipeline, PredictReproducesLosoForEveryModel) {
                                mer::pipeline::testing::kCasme + "/frames/sub01/EP02_01f",
                            false);
     ASSERT_EQ(c.code, 0) << c.output;
+    const auto clip_json = nlohmann::json::parse(c.output);
     double sum = 0;
-    for (const auto& [name, p] : nlohmann::json::parse(c.output).at("probabilities").items()) sum += p.get<double>();
+    for (const auto& [name, p] : clip_json.at("probabilities").items()) sum += p.get<double>();
     EXPECT_NEAR(sum, 1.0, 1e-4);
   }
 }
