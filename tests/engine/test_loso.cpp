@@ -374,6 +374,16 @@ TEST(Loso, RunsRecordedBeforeSpecVersionsResumeAndReEvaluateIdentically) {
     meta.erase("inputs");
     save_checkpoint(path, checkpoint.model, meta);
     EXPECT_EQ(load_checkpoint(path).meta["model_options"]["adm_pool"], "mean");
+    // An older mer's fold.json records no checkpoint hash (the checkpoint must then load).
+    const auto fold_file = dir / "folds" / fold_folder_name(outcome.key) / "fold.json";
+    nlohmann::json fold;
+    {
+      std::ifstream in(fold_file);
+      fold = nlohmann::json::parse(in);
+    }
+    EXPECT_TRUE(fold.contains("model_hash"));
+    fold.erase("model_hash");
+    std::ofstream(fold_file, std::ios::trunc) << fold.dump();
   }
   EXPECT_EQ(evaluate_run(dataset, dir.string()).mismatches, 0);
 
