@@ -20,7 +20,10 @@ done
 packages=(build-essential cmake ninja-build pkg-config
           libtorch-dev libopencv-dev libopencv-contrib-dev libdlib-dev libdlib-data
           libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libpugixml-dev
-          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin)
+          libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
+          libjs-chart.js)
+# The report's browser test (ctest -L browser) loads a page in headless Chromium.
+if [ "$tests" = ON ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

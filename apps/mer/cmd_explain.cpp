@@ -19,9 +19,7 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
                 "the prepared dataset (folder or `mer cache` file) the run used (default: "
                 "built-in synthetic)")
       ->check(CLI::ExistingPath);
-  c->add_option("--landmarks", landmarks_,
-                "the landmarks file the run used (default DATA/landmarks.csv when present)")
-      ->check(CLI::ExistingFile);
+  // No --landmarks: the figure draws the landmarks the model used, recorded in explain.json.
   c->add_option("--sample", samples_, "sample key dataset/subject/sample (repeatable)")->required();
   c->add_option("--out-dir", out_dir_, "where the PNGs go (default RUN/figures)");
   add_synth_options(c, synth_, "Synthetic data (when no --data)");
@@ -33,7 +31,6 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
 int ExplainCommand::run() {
   const auto opened = engine::open_dataset(engine::DataSourceOptions()
                                                .path(data_)
-                                               .landmarks(landmarks_)
                                                .crops(true)
                                                .synthetic(synth_.options())
                                                .synthetic_given(synth_.given()));

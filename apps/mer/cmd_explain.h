@@ -12,7 +12,7 @@ class ExplainCommand : public Command {
   int run() override;
 
  private:
-  std::string run_, data_, landmarks_, out_dir_;
+  std::string run_, data_, out_dir_;
   std::vector<std::string> samples_;
   SynthArgs synth_;
 };

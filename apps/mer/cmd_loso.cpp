@@ -1,6 +1,7 @@
 #include "cmd_loso.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <set>
 
@@ -34,7 +35,8 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
       ->delimiter(',')->group(g_data);
   c->add_option("--out", out_,
                 "output folder; rerunning with the same folder resumes finished folds (default "
-                "runs/loso-MODEL-PROTOCOL-eEPOCHS-sSEED)")
+                "runs/loso-MODEL-DATA-PROTOCOL-eEPOCHS-sSEED-HASH, HASH of every setting: the "
+                "same command resumes, other settings get another folder)")
       ->group(g_data);
   c->add_option("--epochs", epochs_,
                 "epochs per fold (default: the model's, see `mer models`; STSTNet 500, 200 on "
@@ -149,11 +151,18 @@ int LosoCommand::run() {
   if (!fitted.empty()) std::fprintf(stderr, "%s\n", fitted.c_str());
   train.validate();
   if (out_.empty()) {
-    out_ = "runs/loso-" + train.model + "-" + protocol_ + "-e" + std::to_string(train.epochs) +
-           "-s" + std::to_string(train.seed);
+    const std::string data_name =
+        opened.synthetic ? "synthetic" : std::filesystem::path(data_).filename().string();
+    out_ = engine::default_run_folder(train, dataset, data_name);
+    if (mpi_.rank() == 0) std::fprintf(stderr, "output folder: %s\n", out_.c_str());
   }
   loso_.distribution = mpi_.distribution();
-  if (mpi_.rank() != 0) loso_.quiet = true;  // one progress display: rank 0's
+  if (mpi_.rank() != 0) {
+    loso_.quiet = true;  // one progress display: rank 0's
+    std::fprintf(stderr, "mer loso: rank %d of %d trains its share of the folds into %s "
+                         "(rank 0 shows the progress)\n",
+                 mpi_.rank(), mpi_.size(), out_.c_str());
+  }
   const auto result = engine::run_loso(dataset, loso_, out_);
   if (mpi_.size() > 1 && mpi_.rank() != 0) return result.failures.empty() ? 0 : 1;
   if (!result.summary.is_null()) {

@@ -1,5 +1,6 @@
 #include "cmd_predict.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -8,40 +9,149 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "engine/checkpoint.h"
-#include "engine/inference.h"
-#include "models/model_spec.h"
-#include "predict/clip_batch.h"
-#include "pipeline/clip_analysis.h"
 #include "pipeline/prepare.h"
+#include "predict/batch_list.h"
+#include "predict/predictor.h"
 #include "report/prediction_figure.h"
 
 namespace fs = std::filesystem;
 
 namespace mer::cli {
 
+namespace {
+
+// A frame number given on the command line (--onset/--apex with --clip or --video).
+int64_t frame_number(const std::string& text, const char* flag) {
+  size_t used = 0;
+  long long v = -1;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || v < 0) {
+    throw ConfigError(std::string(flag) + " " + text + ": with --clip or --video, a frame number "
+                      "(a whole number >= 0; a video's first frame is 0)");
+  }
+  return v;
+}
+
+std::string apex_how(const predict::ClipPrediction& p) {
+  return p.apex_spotted ? "spotted, frame " + std::to_string(p.apex_frame) + ", " +
+                              std::to_string(p.analysis.clip.apex_index + 1) + " of " +
+                              std::to_string(p.analysis.frames.size()) + " frames"
+                        : "given";
+}
+
+std::string models_text(const predict::Predictor& predictor, const std::string& run) {
+  const auto& meta = predictor.first().meta;
+  const std::string model = meta.value("model", std::string("?"));
+  const auto n = predictor.checkpoint_paths().size();
+  if (n > 1) {
+    return model + ", ensemble of the " + std::to_string(n) + " fold models of " + run +
+           " (mean probabilities)";
+  }
+  const std::string fold = meta.value("fold", std::string());
+  if (fold == "all subjects") return model + ", trained on all subjects (" + predictor.checkpoint_paths()[0] + ")";
+  return model + (fold.empty() ? "" : ", fold " + fold + " (trained without that subject)");
+}
+
+void write_figure(const predict::Predictor& predictor, const predict::ClipPrediction& p,
+                  const std::string& png, int top, const std::string& models) {
+  const auto& result = p.result;
+  report::PredictionFigureInput in;
+  char title[256];
+  std::snprintf(title, sizeof title, "predicted: %s (%.3f)%s",
+                result.class_names.at(static_cast<size_t>(result.prediction)).c_str(),
+                result.probabilities.at(static_cast<size_t>(result.prediction)),
+                p.no_motion ? " - no facial movement found" : "");
+  in.title = title;
+  in.subtitle = fs::path(p.analysis.onset_file).filename().string() + " -> " +
+                fs::path(p.analysis.apex_file).filename().string() + " (apex " + apex_how(p) +
+                "), model " + models;
+  in.class_names = result.class_names;
+  in.probabilities = result.probabilities;
+  in.face = p.analysis.clip.apex_crop;
+  in.flow = p.analysis.clip.flow_map;
+  in.magnitude = p.analysis.motion.magnitude;
+  in.regions = p.analysis.motion.regions;
+  in.landmarks.assign(p.analysis.clip.landmarks.begin(), p.analysis.clip.landmarks.end());
+  in.highlighted = p.no_motion ? 0 : top;  // nothing moved: highlight nothing
+  in.explain = result.explain;
+  const auto& meta = predictor.first().meta;
+  in.explain_kinds = report::explanation_kinds_of(meta.value("model", std::string("?")),
+                                                  meta.value("explanations", nlohmann::json()));
+  in.explain_units = report::explanation_units_of(meta.value("model", std::string("?")));
+  in.model_info = predictor.first().model->explain_info();
+  const auto image = report::render_prediction(in);
+  if (fs::path(png).has_parent_path()) fs::create_directories(fs::path(png).parent_path());
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw DataError(png + ": cannot encode the PNG");
+  write_file_atomic(png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+}  // namespace
+
 PredictCommand::PredictCommand(CLI::App& app) {
+  no_motion_threshold_ = predict::kNoMotionThresholdPx;
   command_ = app.add_subcommand(
-      "predict", "Classify a new clip with a trained model: probabilities, and a picture of the "
+      "predict", "Classify new clips with trained models: probabilities, and a picture of the "
                  "face, its motion and the regions that moved most");
   auto* c = command_;
-  const std::string g_in = "Input", g_out = "Output", g_pre = "Preprocessing";
-  c->add_option("--checkpoint", checkpoint_,
-                "a model.pt of `mer loso` (e.g. runs/st/folds/casme2__sub01/model.pt)")
-      ->required()->group(g_in);
-  auto* onset = c->add_option("--onset", onset_, "onset frame file")->group(g_in);
-  auto* apex = c->add_option("--apex", apex_, "apex frame file")->group(g_in);
-  auto* clip = c->add_option("--clip", clip_,
-                             "folder of the clip's frames, onset first (ordered by the number "
-                             "in the file name); the apex is spotted")
+  const std::string g_model = "Model", g_in = "Input", g_out = "Output", g_pre = "Preprocessing";
+  auto* checkpoint = c->add_option("--checkpoint", checkpoint_,
+                                   "a model.pt of `mer train` or of one `mer loso` fold (e.g. "
+                                   "runs/st/folds/casme2__sub01/model.pt)")
+                         ->group(g_model);
+  auto* run = c->add_option("--run", run_,
+                            "every fold model of this `mer loso` run as an ensemble (mean "
+                            "probabilities; for clips of subjects outside the run), or a `mer "
+                            "train` folder")
+                  ->check(CLI::ExistingDirectory)->group(g_model);
+  checkpoint->excludes(run);
+  auto* onset = c->add_option("--onset", onset_,
+                              "onset frame file; with --clip or --video the onset's frame "
+                              "number (a video's first frame is 0)")
+                    ->group(g_in);
+  auto* apex = c->add_option("--apex", apex_,
+                             "apex frame file; with --clip or --video its frame number "
+                             "(default: spotted after the onset)")
                    ->group(g_in);
-  onset->needs(apex);
+  auto* clip = c->add_option("--clip", clip_,
+                             "folder of the clip's frames, onset first, ordered by the number in "
+                             "the file name (reg_img46.jpg, 006_05562.jpg, image012345.bmp, "
+                             "355.jpg); the apex is spotted")
+                   ->group(g_in);
+  auto* video = c->add_option("--video", video_,
+                              "a video file of the clip (avi, mp4, mov, ...: what OpenCV's video "
+                              "backend decodes); the apex is spotted unless given")
+                    ->group(g_in);
+  auto* clips = c->add_option("--clips", clips_,
+                              "a CSV list of clips (columns path or video, optional onset, apex, "
+                              "label, aus): one results table for all, models loaded once")
+                    ->check(CLI::ExistingFile)->group(g_in);
   apex->needs(onset);
-  clip->excludes(onset)->excludes(apex);
+  clip->excludes(video)->excludes(clips);
+  video->excludes(clips);
+  clips->excludes(onset)->excludes(apex);
   c->add_flag("--json", json_, "print the result as JSON")->group(g_out);
   c->add_option("--png", png_, "write the picture to this PNG file")->group(g_out);
+  auto* out = c->add_option("--out", out_,
+                            "--clips: folder for predictions.csv and predictions.json")
+                  ->group(g_out);
+  auto* figures = c->add_flag("--figures", figures_, "--clips: also a picture per clip in OUT/figures/")
+                      ->group(g_out);
+  auto* jobs = c->add_option("--jobs", jobs_, "--clips: clips predicted in parallel")
+                   ->capture_default_str()->check(CLI::Range(1, 256))->group(g_out);
+  for (auto* o : {out, figures, jobs}) o->needs(clips);
   c->add_option("--top", top_, "how many of the regions that moved most to highlight")
       ->capture_default_str()->check(CLI::Range(0, 9))->group(g_out);
+  c->add_option("--no-motion-threshold", no_motion_threshold_,
+                "below this largest region motion (px of the 224 crop) a clip is reported as "
+                "\"no facial movement found\" (measured on CASME II: docs/benchmarks.md)")
+      ->capture_default_str()->check(CLI::Range(0.0, 100.0))->group(g_out);
   c->add_option("--aus", aus_,
                 "the clip's FACS action units, e.g. 1,2,12 (needed by models that read them at "
                 "inference, such as cva-fpf au=oracle)")
@@ -67,146 +177,132 @@ PredictCommand::PredictCommand(CLI::App& app) {
       "  mer predict --checkpoint runs/st/folds/casme2__sub01/model.pt \\\n"
       "      --onset FRAMES/sub01/EP02_01f/reg_img46.jpg --apex FRAMES/sub01/EP02_01f/reg_img59.jpg \\\n"
       "      --png sub01_EP02_01f.png\n"
-      "  mer predict --checkpoint CKPT --clip FRAMES/sub01/EP02_01f --json\n"
-      "The flow map size is the checkpoint's; use a checkpoint of a fold trained without the "
-      "clip's subject.");
+      "  mer predict --checkpoint models/st/model.pt --clip FRAMES/sub01/EP02_01f --json\n"
+      "  mer predict --run runs/st --video clip.avi --onset 0 --apex 13\n"
+      "  mer predict --checkpoint models/st/model.pt --clips list.csv --out results --jobs 2\n"
+      "The flow map size is the checkpoint's. A fold checkpoint never saw its own subject; "
+      "`mer train` models and --run ensembles are meant for subjects outside their data.");
 }
 
 int PredictCommand::run() {
-  if (clip_.empty() && onset_.empty()) {
-    throw ConfigError("give --onset and --apex, or --clip (a folder of frames)");
+  if (checkpoint_.empty() && run_.empty()) {
+    throw ConfigError("give a model: --checkpoint FILE (mer train or one loso fold) or --run DIR "
+                      "(every fold of a loso run)");
   }
-  const auto checkpoint = engine::load_checkpoint(checkpoint_);
-  const int64_t size = checkpoint.meta.value("input_size", int64_t{0});
-  const auto inputs = engine::checkpoint_inputs(checkpoint);
-  if (inputs.action_units == models::ModelInputs::ActionUnits::kAlways && aus_.empty()) {
-    throw ConfigError(checkpoint_ + ": the model reads the clip's FACS action units (an oracle "
-                      "input); give them with --aus, e.g. --aus 1,2,12");
+  if (clips_.empty() && clip_.empty() && video_.empty() && (onset_.empty() || apex_.empty())) {
+    throw ConfigError("give --onset and --apex, or --clip (a folder of frames), --video FILE or "
+                      "--clips LIST.csv");
   }
-
-  // How the clip is prepared: --like's manifest, the explicit flags, or what the checkpoint
+  if (!clips_.empty() && (!png_.empty() || json_)) {
+    throw ConfigError("--clips writes OUT/predictions.csv and .json (and OUT/figures/ with "
+                      "--figures); --png and --json are for one clip");
+  }
+  // How clips are prepared: --like's manifest, the explicit flags, or what the checkpoint
   // recorded of its training data (else prepare's defaults).
-  int jpeg_quality = 0;
-  face::ClipPreprocessorOptions options = predict::preprocessing_for(checkpoint, &jpeg_quality);
+  predict::PredictorOptions options;
+  options.no_motion_threshold(no_motion_threshold_);
   const bool flags_given = command_->count("--framing") + command_->count("--flow-size") +
                                command_->count("--flow-quality") > 0;
-  std::string preprocessing_source =
-      checkpoint.meta.value("preprocessing", nlohmann::json()).is_object()
-          ? "as the checkpoint's training data"
-          : "mer prepare's defaults";
+  std::string preprocessing_source;
+  const auto checkpoints =
+      run_.empty() ? std::vector<std::string>{checkpoint_} : predict::run_checkpoints(run_);
   if (!like_.empty()) {
-    options = pipeline::read_preprocessing(like_);
-    if (options.map().output_size() != size) {
-      throw ConfigError(like_ + " holds " + std::to_string(options.map().output_size()) +
-                        "x" + std::to_string(options.map().output_size()) +
+    options.preprocessing(pipeline::read_preprocessing(like_));
+    preprocessing_source = "as " + like_;
+  } else if (flags_given) {
+    auto pre = pipeline::default_preprocessing();
+    pre.alignment(pipeline::framing_by_name(framing_));
+    pre.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()
+                                     : face::TvL1Options().working_size(flow_size_));
+    options.preprocessing(pre);
+  }
+  const predict::Predictor predictor(checkpoints, options);
+  if (!like_.empty()) {
+    const int64_t size = predictor.first().meta.value("input_size", int64_t{0});
+    const int like_size = pipeline::read_preprocessing(like_).map().output_size();
+    if (like_size != size) {
+      throw ConfigError(like_ + " holds " + std::to_string(like_size) + "x" + std::to_string(like_size) +
                         " flow maps but the checkpoint takes " + std::to_string(size) + "x" +
                         std::to_string(size));
     }
-    preprocessing_source = "as " + like_;
-  } else if (flags_given) {
-    options = pipeline::default_preprocessing();
-    options.alignment(pipeline::framing_by_name(framing_));
-    options.flow(flow_quality_ == "full" ? face::TvL1Options::full_quality()
-                                         : face::TvL1Options().working_size(flow_size_));
-    options.map().output_size(static_cast<int>(size));
-    preprocessing_source = "as given";
   }
-  face::ClipPreprocessor preprocessor(options);
-  const auto analysis =
-      clip_.empty()
-          ? pipeline::analyse_clip(preprocessor, {onset_, apex_}, 1)
-          : pipeline::analyse_clip(preprocessor, pipeline::list_clip_frames(clip_), std::nullopt);
-  const auto& prepared = analysis.clip;
+  if (preprocessing_source.empty()) preprocessing_source = predictor.preprocessing_source();
+  if (!clips_.empty()) return run_list(predictor);
 
-  // Every input the model reads, as `mer prepare` stores it and `mer loso` reads it back.
-  const auto batch = predict::clip_batch(
-      prepared, inputs,
-      predict::ClipBatchOptions()
-          .crop_side(engine::checkpoint_crop_side(checkpoint))
-          .jpeg_quality(jpeg_quality)
-          .action_units(aus_.empty() ? std::vector<float>() : predict::action_unit_vector(aus_)));
-  const auto result = engine::infer(checkpoint, batch);
-
-  const std::string model = checkpoint.meta.value("model", std::string("?"));
-  const std::string fold = checkpoint.meta.value("fold", std::string());
-  const std::string apex_how =
-      prepared.apex_spotted ? "spotted, frame " + std::to_string(prepared.apex_index + 1) + " of " +
-                                  std::to_string(analysis.frames.size())
-                            : "given";
-
-  if (!png_.empty()) {
-    report::PredictionFigureInput in;
-    char title[256];
-    std::snprintf(title, sizeof title, "predicted: %s (%.3f)",
-                  result.class_names.at(static_cast<size_t>(result.prediction)).c_str(),
-                  result.probabilities.at(static_cast<size_t>(result.prediction)));
-    in.title = title;
-    in.subtitle = fs::path(analysis.onset_file).filename().string() + " -> " +
-                  fs::path(analysis.apex_file).filename().string() + " (apex " + apex_how +
-                  "), model " + model + (fold.empty() ? "" : ", fold " + fold) + ", " +
-                  fs::path(checkpoint_).filename().string();
-    in.class_names = result.class_names;
-    in.probabilities = result.probabilities;
-    in.face = prepared.apex_crop;
-    in.flow = prepared.flow_map;
-    in.magnitude = analysis.motion.magnitude;
-    in.regions = analysis.motion.regions;
-    in.landmarks.assign(prepared.landmarks.begin(), prepared.landmarks.end());
-    in.highlighted = top_;
-    in.explain = result.explain;
-    in.explain_kinds = report::explanation_kinds_of(model, checkpoint.meta.value("explanations", nlohmann::json()));
-    in.model_info = checkpoint.model->explain_info();
-    const auto image = report::render_prediction(in);
-    if (!png_.empty() && fs::path(png_).has_parent_path()) {
-      fs::create_directories(fs::path(png_).parent_path());
-    }
-    std::vector<uchar> bytes;
-    if (!cv::imencode(".png", image, bytes)) throw DataError(png_ + ": cannot encode the PNG");
-    write_file_atomic(png_, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  predict::ClipSource source;
+  source.aus = aus_;
+  if (!clip_.empty() || !video_.empty()) {
+    source.path = clip_.empty() ? video_ : clip_;
+    if (!onset_.empty()) source.onset = frame_number(onset_, "--onset");
+    if (!apex_.empty()) source.apex = frame_number(apex_, "--apex");
+  } else {
+    source.files = {onset_, apex_};
   }
+  auto worker = predictor.make_worker();
+  const auto p = predictor.predict(source, worker);
+  const auto& result = p.result;
+  const auto& prepared = p.analysis.clip;
+  const auto& meta = predictor.first().meta;
+  const std::string model = meta.value("model", std::string("?"));
+  const std::string models = models_text(predictor, run_);
+  const auto inputs = predictor.inputs();
+  if (!png_.empty()) write_figure(predictor, p, png_, top_, models);
 
   if (json_) {
     nlohmann::json probs = nlohmann::json::object(), regions = nlohmann::json::array();
     for (size_t k = 0; k < result.class_names.size(); ++k) {
       probs[result.class_names[k]] = std::round(result.probabilities[k] * 1e6) / 1e6;
     }
-    for (const auto& r : analysis.motion.regions) {
+    for (const auto& r : p.analysis.motion.regions) {
       regions.push_back({{"rank", r.rank}, {"name", r.name},
                          {"motion", std::round(r.motion * 1e4) / 1e4}, {"pixels", r.pixels}});
     }
-    const auto& shift = analysis.motion.global_shift;
+    const auto& shift = p.analysis.motion.global_shift;
     nlohmann::json out = {
         {"prediction", result.class_names.at(static_cast<size_t>(result.prediction))},
-        {"label", result.prediction},
+        {"prediction_index", result.prediction},
         {"probabilities", probs},
         {"class_names", result.class_names},
-        {"onset", analysis.onset_file},
-        {"apex", analysis.apex_file},
+        {"onset", p.analysis.onset_file},
+        {"apex", p.analysis.apex_file},
+        {"onset_frame", p.onset_frame},
+        {"apex_frame", p.apex_frame},
         {"apex_spotted", prepared.apex_spotted},
         {"apex_index", prepared.apex_index},
         {"regions", regions},
+        {"motion_px", std::round(p.motion_px * 1e4) / 1e4},
+        {"no_motion", p.no_motion},
+        {"no_motion_threshold_px", predictor.no_motion_threshold()},
         {"global_shift_px", {std::round(shift.x * 1e4) / 1e4, std::round(shift.y * 1e4) / 1e4}},
-        {"checkpoint", checkpoint_},
+        {"checkpoint", predictor.checkpoint_paths().size() == 1 ? nlohmann::json(predictor.checkpoint_paths()[0])
+                                                                : nlohmann::json(nullptr)},
+        {"models", predictor.checkpoint_paths()},
+        {"ensemble", predictor.checkpoint_paths().size() > 1},
         {"model", model},
-        {"fold", fold},
-        {"preprocessing", nlohmann::json::parse(pipeline::describe_preprocessing(options))},
+        {"fold", meta.value("fold", std::string())},
+        {"preprocessing", nlohmann::json::parse(pipeline::describe_preprocessing(predictor.preprocessing()))},
         {"preprocessing_source", preprocessing_source},
         {"inputs", inputs.names()},
         {"png", png_.empty() ? nlohmann::json(nullptr) : nlohmann::json(png_)}};
+    if (p.no_motion) out["note"] = "no facial movement found";
+    if (predictor.checkpoint_paths().size() > 1) out["member_probabilities"] = p.member_probabilities;
     if (!result.explain.empty()) out["explain"] = result.explain;
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("clip: %s -> %s (apex %s)\n", analysis.onset_file.c_str(),
-              analysis.apex_file.c_str(), apex_how.c_str());
-  std::printf("preprocessing: %s; model inputs: %s\n", preprocessing_source.c_str(),
-              [&] {
-                std::string list;
-                for (const auto& n : inputs.names()) list += (list.empty() ? "" : ", ") + n;
-                return list;
-              }().c_str());
-  std::printf("model: %s%s\n", model.c_str(),
-              fold.empty() ? "" : (", fold " + fold + " (trained without that subject)").c_str());
+  std::printf("clip: %s -> %s (apex %s)\n", p.analysis.onset_file.c_str(),
+              p.analysis.apex_file.c_str(), apex_how(p).c_str());
+  std::printf("preprocessing: %s; model inputs: %s\n", preprocessing_source.c_str(), [&] {
+    std::string list;
+    for (const auto& n : inputs.names()) list += (list.empty() ? "" : ", ") + n;
+    return list;
+  }().c_str());
+  std::printf("model: %s\n", models.c_str());
+  if (p.no_motion) {
+    std::printf("no facial movement found: the regions moved at most %.3f px between onset and "
+                "apex (threshold %.2f px); the probabilities below describe no expression\n",
+                p.motion_px, predictor.no_motion_threshold());
+  }
   std::printf("prediction: %s (%.3f)\n",
               result.class_names.at(static_cast<size_t>(result.prediction)).c_str(),
               result.probabilities.at(static_cast<size_t>(result.prediction)));
@@ -215,11 +311,85 @@ int PredictCommand::run() {
   }
   std::printf("regions that moved most (mean residual motion, px of the %dx%d crop):\n",
               prepared.apex_crop.cols, prepared.apex_crop.rows);
-  for (const auto& r : analysis.motion.regions) {
+  for (const auto& r : p.analysis.motion.regions) {
     if (r.rank > std::max(top_, 3)) break;
     std::printf("  %d. %-12s %.3f\n", r.rank, r.name.c_str(), r.motion);
   }
   if (!png_.empty()) std::printf("figure: %s\n", png_.c_str());
+  return 0;
+}
+
+int PredictCommand::run_list(const predict::Predictor& predictor) {
+  if (out_.empty()) throw ConfigError("--clips needs --out DIR (where predictions.csv and .json go)");
+  const auto entries = predict::read_clip_list(clips_);
+  std::vector<predict::ClipSource> sources;
+  std::vector<size_t> runnable;  // entries whose row could be read
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].error.empty()) {
+      runnable.push_back(i);
+      sources.push_back(entries[i].source);
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(out_, ec);
+  if (ec) throw ConfigError(out_ + ": cannot create output folder: " + ec.message());
+  const std::string models = models_text(predictor, run_.empty() ? checkpoint_ : run_);
+  std::fprintf(stderr, "model: %s\n", models.c_str());
+  Progress progress("predict", static_cast<int64_t>(sources.size()));
+  // The models and the landmark model are loaded by now: the clock times the clips only.
+  const auto start = std::chrono::steady_clock::now();
+  const auto done = predictor.predict_all(sources, jobs_, [&](size_t i) {
+    progress.advance(1, entries[runnable[i]].given);
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.finish();
+  std::vector<predict::ClipOutcome> outcomes(entries.size());
+  for (size_t k = 0; k < runnable.size(); ++k) outcomes[runnable[k]] = done[k];
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].error.empty()) outcomes[i].error = entries[i].error;
+  }
+  if (figures_) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!outcomes[i].prediction) continue;
+      const std::string stem = fs::path(entries[i].given).filename().string();
+      const std::string png = (fs::path(out_) / "figures" /
+                               (std::to_string(i + 1) + "_" + (stem.empty() ? "clip" : stem) + ".png"))
+                                  .string();
+      try {
+        write_figure(predictor, *outcomes[i].prediction, png, top_, models);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "row %zu: %s\n", i + 1, e.what());
+      }
+    }
+  }
+  const auto summary = predict::summarise(entries, outcomes, predictor, seconds);
+  const std::string csv_path = (fs::path(out_) / "predictions.csv").string();
+  const std::string json_path = (fs::path(out_) / "predictions.json").string();
+  engine::write_file_atomic(csv_path, predict::results_csv(entries, outcomes, predictor));
+  engine::write_file_atomic(json_path, predict::results_json(entries, outcomes, predictor, summary).dump(2));
+  std::printf("predicted %lld of %lld clips in %.1f s (%.1f clips/s, %d jobs)%s\n",
+              static_cast<long long>(summary.predicted), static_cast<long long>(summary.clips),
+              seconds, summary.clips_per_second, jobs_,
+              summary.no_motion > 0
+                  ? (", " + std::to_string(summary.no_motion) + " with no facial movement found").c_str()
+                  : "");
+  if (summary.failed > 0) {
+    std::printf("%lld clip(s) failed (reason in the error column):\n", static_cast<long long>(summary.failed));
+    int shown = 0;
+    for (size_t i = 0; i < entries.size() && shown < 10; ++i) {
+      if (outcomes[i].prediction) continue;
+      std::printf("  row %zu: %s\n", i + 1, outcomes[i].error.c_str());
+      ++shown;
+    }
+  }
+  if (summary.labelled > 0) {
+    std::printf("on the %lld labelled clips: UF1 %.4f, UAR %.4f, accuracy %.4f\n",
+                static_cast<long long>(summary.labelled), summary.metrics.uf1, summary.metrics.uar,
+                summary.metrics.accuracy);
+  }
+  for (const auto& note : summary.label_notes) std::printf("note: %s\n", note.c_str());
+  std::printf("results: %s, %s%s\n", csv_path.c_str(), json_path.c_str(),
+              figures_ ? (", figures in " + out_ + "/figures/").c_str() : "");
   return 0;
 }
 

@@ -39,9 +39,14 @@ PrepareCommand::PrepareCommand(CLI::App& app) {
                     g_run = "Execution";
   c->add_option("--dataset", options_.dataset(), "database adapter: casme2, samm, smic, casme3, mmew")
       ->required()->check(CLI::IsMember(data::database_names()))->group(g_in);
-  c->add_option("--root", options_.frames_root(),
-                "root of the frame folders (casme2: the folder holding sub01/EP02_01f/...)")
-      ->required()->check(CLI::ExistingDirectory)->group(g_in);
+  auto* root = c->add_option("--root", options_.frames_root(),
+                             "root of the frame folders (casme2: the folder holding sub01/EP02_01f/...)")
+                   ->check(CLI::ExistingDirectory)->group(g_in);
+  c->add_option("--video-root", video_root_,
+                "for databases distributed as videos: a folder with one video per clip "
+                "(SUBJECT/CLIP.avi, or CLIP.mp4, ...); the sheet's frame numbers count from the "
+                "video's first frame, frame 0")
+      ->check(CLI::ExistingDirectory)->excludes(root)->group(g_in);
   c->add_option("--annotations", options_.annotations(),
                 "the database's annotation sheet (.xlsx or .csv, as distributed)")
       ->required()->check(CLI::ExistingFile)->group(g_in);
@@ -105,6 +110,7 @@ PrepareCommand::PrepareCommand(CLI::App& app) {
       "Examples:\n"
       "  mer prepare --dataset casme2 --root ../shared/data/casme2/frames \\\n"
       "      --annotations ../shared/data/casme2/CASME2-coding-20190701.xlsx --out data/casme2\n"
+      "  mer prepare --dataset casme2 --video-root VIDEOS --annotations clips.csv --out data/v\n"
       "  mer prepare --dataset casme2 --root FRAMES --annotations CODING.xlsx --out data/c5 \\\n"
       "      --protocol casme2-5class --exclude-flagged --flags-from ../shared/data/casme2/clips.csv\n"
       "  mer prepare ... --protocol megc2019 --megc2019-list megc2019_combined_3class_gt.csv\n"
@@ -113,6 +119,10 @@ PrepareCommand::PrepareCommand(CLI::App& app) {
 }
 
 int PrepareCommand::run() {
+  if (options_.frames_root().empty() && video_root_.empty()) {
+    throw ConfigError("give --root (the frame folders) or --video-root (one video per clip)");
+  }
+  if (!video_root_.empty()) options_.frames_root(video_root_).videos(true);
   if (!options_.flags_sheet().empty() && !options_.exclude_flagged()) {
     throw ConfigError("--flags-from needs --exclude-flagged");
   }

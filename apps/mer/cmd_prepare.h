@@ -20,7 +20,7 @@ class PrepareCommand : public Command {
  private:
   pipeline::PrepareOptions options_;
   std::string out_, megc2019_list_, framing_ = "megc2019", flow_quality_ = "default", sheet_;
-  std::string smic_apex_;
+  std::string smic_apex_, video_root_;
   std::vector<std::string> only_;
   int size_ = 28, crop_size_ = 224, flow_size_ = 112, jobs_ = 0;
   bool keep_out_of_order_ = false, colour_ = false, strict_ = false;

@@ -15,6 +15,7 @@
 #include "cmd_loso.h"
 #include "cmd_models.h"
 #include "cmd_synth.h"
+#include "cmd_train.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "mpi_session.h"
@@ -24,6 +25,7 @@
 #include "cmd_occlude.h"
 #include "cmd_predict.h"
 #include "cmd_prepare.h"
+#include "cmd_report.h"
 #endif
 
 namespace {
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::ModelsCommand>(app));
   commands.push_back(std::make_unique<mer::cli::SynthCommand>(app));
   commands.push_back(std::make_unique<mer::cli::LosoCommand>(app, mpi));
+  commands.push_back(std::make_unique<mer::cli::TrainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::CacheCommand>(app));
   commands.push_back(std::make_unique<mer::cli::EvaluateCommand>(app));
 #ifdef MER_WITH_VISION
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::PrepareCommand>(app));
   commands.push_back(std::make_unique<mer::cli::PredictCommand>(app));
   commands.push_back(std::make_unique<mer::cli::OccludeCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::ReportCommand>(app));
 #endif
 
   if (argc == 1) {  // no subcommand: show what there is

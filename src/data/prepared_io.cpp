@@ -247,9 +247,10 @@ Dataset read_prepared(const std::string& dir, const PreparedReadOptions& options
   const int64_t num_classes = label_names.rbegin()->first + 1;
   for (int64_t k = 0; k < num_classes; ++k) {
     if (!label_names.count(k)) {
-      throw DataError(csv_name + ": label " + std::to_string(k) + " never occurs, but label " +
-                      std::to_string(num_classes - 1) +
-                      " does: labels must be the class indices 0..K-1");
+      const auto& highest = label_names.rbegin()->second;
+      throw DataError(at_row(csv_name, highest.second) + "label " + std::to_string(num_classes - 1) +
+                      " ('" + highest.first + "') but label " + std::to_string(k) +
+                      " never occurs: labels must be the class indices 0..K-1");
     }
     dataset.class_names.push_back(label_names.at(k).first);
   }

@@ -85,7 +85,7 @@ Selection by_emotion(const std::string& protocol, const std::vector<ClipAnnotati
   s.class_names = class_names;
   for (const auto& a : clips) {
     if (excluded_by_caller(a, options)) {
-      s.excluded.push_back(exclusion(a, "excluded by the caller"));
+      s.excluded.push_back(exclusion(a, "on the exclusion list (flagged, --exclude-flagged)"));
       continue;
     }
     int64_t label = -1;
@@ -202,7 +202,7 @@ Selection select_megc2019(const std::vector<ClipAnnotation>& casme2,
     used[k] = true;
   };
   for (size_t k = 0; k < all.size(); ++k) {
-    if (excluded_by_caller(*all[k], options)) leave_out(k, "excluded by the caller");
+    if (excluded_by_caller(*all[k], options)) leave_out(k, "on the exclusion list (flagged, --exclude-flagged)");
   }
 
   if (options.megc2019_list().empty()) {
@@ -302,7 +302,7 @@ Selection select_objective(const std::vector<ClipAnnotation>& clips,
   for (const int c : options.objective_classes()) s.class_names.push_back(roman(c));
   for (const auto& a : clips) {
     if (excluded_by_caller(a, options)) {
-      s.excluded.push_back(exclusion(a, "excluded by the caller"));
+      s.excluded.push_back(exclusion(a, "on the exclusion list (flagged, --exclude-flagged)"));
       continue;
     }
     if (a.objective_class < 0) {

@@ -66,9 +66,15 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
     throw DataError(run_file.string() + ": unreadable: " + e.what());
   }
   if (!options.other_data() && settings.at("data_checksum") != dataset.checksum()) {
-    throw DataError(out_dir + " was trained on other data (checksum " +
-                    settings.at("data_checksum").get<std::string>() + ", given data " +
-                    dataset.checksum() + ")");
+    const auto recorded = trained_on(out);
+    throw DataError(out_dir + " was trained on " +
+                    (recorded.empty() ? std::string("other data") : recorded) + " (checksum " +
+                    settings.at("data_checksum").get<std::string>() + "), not on the data given "
+                    "(checksum " + dataset.checksum() + "): " +
+                    (recorded.rfind("synthetic(", 0) == 0
+                         ? std::string("give the same --synth-* options (or none)")
+                         : "give --data " + (recorded.empty() ? std::string("with the run's data") : recorded)) +
+                    " to re-evaluate it, or --on-other-data to test its models on this data");
   }
   // Runs of landmark models record their landmarks; other landmarks give other predictions.
   if (!options.other_data() && settings.contains("landmarks_checksum") &&

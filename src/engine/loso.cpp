@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/atomic_file.h"
+#include "core/checksum.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "core/progress.h"
@@ -42,10 +43,8 @@ std::string fold_folder_name(const std::string& fold_key) {
   return name;
 }
 
-namespace {
-
-// Everything that changes a fold's result. Threads do not (folds are independent and each
-// is deterministic), so a run may be resumed with another --threads.
+// Threads do not change a fold's result (folds are independent and each is deterministic),
+// so a run may be resumed with another --threads.
 nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
                             const data::Dataset& dataset) {
   const auto& spec = models::find_model(o.model);
@@ -76,6 +75,8 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
   }
   return j;
 }
+
+namespace {
 
 void check_or_write_settings(const fs::path& out, const nlohmann::json& settings) {
   const fs::path path = out / "run.json";
@@ -236,6 +237,22 @@ void write_run_explanations(const fs::path& out, const std::vector<Fold>& folds,
 
 }  // namespace
 
+std::string default_run_folder(const TrainOptions& options, const data::Dataset& dataset,
+                               const std::string& data_name) {
+  TrainOptions train = options;
+  train.model_options =
+      models::resolve_model_options(train.model, train.model_options, data_traits(dataset));
+  Fnv1a hash;
+  hash.update(run_settings(train, resolve_backend(train), dataset).dump());
+  std::string name;
+  for (char c : data_name) {
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
+  }
+  return "runs/loso-" + train.model + "-" + (name.empty() ? "data" : name) + "-" +
+         protocol_name(train.protocol) + "-e" + std::to_string(train.epochs) + "-s" +
+         std::to_string(train.seed) + "-" + hash.hex().substr(0, 8);
+}
+
 LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                     const std::string& out_dir) {
   const auto start = std::chrono::steady_clock::now();
@@ -366,6 +383,12 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
           reported = epoch;
         });
         progress.advance(train.epochs - reported);  // early stop: the rest counts as done
+        if (outcome.epochs_run < train.epochs) {
+          progress.message("fold " + fold.key + ": stopped early after epoch " +
+                           std::to_string(outcome.epochs_run) + " of " + std::to_string(train.epochs) +
+                           " (no validation gain for " + std::to_string(train.patience) +
+                           " epochs); epoch " + std::to_string(outcome.epoch_used) + " kept");
+        }
         const fs::path dir = out / "folds" / fold_folder_name(fold.key);
         fs::create_directories(dir);
         nlohmann::json meta = {{"model", train.model},

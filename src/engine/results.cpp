@@ -1,5 +1,7 @@
 #include "engine/results.h"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <sstream>
 
@@ -30,6 +32,7 @@ nlohmann::json outcome_to_json(const FoldOutcome& o, const data::Dataset& datase
   return {{"version", kResultsVersion},   {"fold", o.key},
           {"epochs_run", o.epochs_run},   {"epoch_used", o.epoch_used},
           {"seconds", o.seconds},         {"train_loss", o.train_loss},
+          {"train_accuracy", o.train_accuracy},
           {"selection_score", o.selection_score}, {"samples", samples}};
 }
 
@@ -43,6 +46,10 @@ FoldOutcome outcome_from_json(const nlohmann::json& j, const data::Dataset& data
   o.epoch_used = j.at("epoch_used").get<int64_t>();
   o.seconds = j.at("seconds").get<double>();
   o.train_loss = j.at("train_loss").get<std::vector<double>>();
+  // Absent from folds trained before mer recorded it.
+  if (j.contains("train_accuracy")) {
+    o.train_accuracy = j.at("train_accuracy").get<std::vector<double>>();
+  }
   o.selection_score = j.at("selection_score").get<std::vector<double>>();
   for (const auto& s : j.at("samples")) {
     const auto index = s.at("index").get<int64_t>();
@@ -204,20 +211,18 @@ std::string format_summary_table(const nlohmann::json& s) {
   }
   const auto names = s.at("class_names").get<std::vector<std::string>>();
   out << "  confusion (rows: true, columns: predicted)\n";
-  std::snprintf(line, sizeof line, "  %-10s", "");
-  out << line;
-  for (const auto& n : names) {
-    std::snprintf(line, sizeof line, " %9.9s", n.c_str());
-    out << line;
-  }
+  // Columns as wide as the longest class name: names are never cut.
+  int width = 9;
+  for (const auto& n : names) width = std::max(width, static_cast<int>(n.size()));
+  out << "  " << std::string(static_cast<size_t>(width), ' ');
+  for (const auto& n : names) out << " " << std::string(static_cast<size_t>(width) - n.size(), ' ') << n;
   out << "\n";
   const auto confusion = s.at("confusion").get<std::vector<std::vector<int64_t>>>();
   for (size_t r = 0; r < confusion.size(); ++r) {
-    std::snprintf(line, sizeof line, "  %-10.10s", names[r].c_str());
-    out << line;
+    out << "  " << names[r] << std::string(static_cast<size_t>(width) - names[r].size(), ' ');
     for (auto v : confusion[r]) {
-      std::snprintf(line, sizeof line, " %9lld", static_cast<long long>(v));
-      out << line;
+      const auto text = std::to_string(v);
+      out << " " << std::string(static_cast<size_t>(width) - std::min<size_t>(text.size(), width), ' ') << text;
     }
     out << "\n";
   }

@@ -141,8 +141,9 @@ std::vector<float> balanced_weights(const data::Dataset& dataset,
 class Backend {
  public:
   virtual ~Backend() = default;
-  // One pass over the training samples in the given order; returns the mean loss.
-  virtual double train_epoch(const std::vector<int64_t>& order) = 0;
+  // One pass over the training samples in the given order; returns the mean loss and sets
+  // `accuracy` to the share of them whose training-mode forward predicted the label.
+  virtual double train_epoch(const std::vector<int64_t>& order, double& accuracy) = 0;
   // Class probabilities [n, K] (CPU float) of the current model, eval mode.
   virtual torch::Tensor predict(const std::vector<int64_t>& indices) = 0;
 };
@@ -168,8 +169,9 @@ class FusedBackend : public Backend {
     masks_.resize(batch_size_ * mask_floats_);
   }
 
-  double train_epoch(const std::vector<int64_t>& order) override {
+  double train_epoch(const std::vector<int64_t>& order, double& accuracy) override {
     double total = 0.0;
+    int64_t correct = 0;
     const float* base = flows_.data_ptr<float>();
     for (size_t start = 0; start < order.size(); start += batch_size_) {
       const int64_t n = std::min<int64_t>(batch_size_, order.size() - start);
@@ -185,10 +187,12 @@ class FusedBackend : public Backend {
       }
       const float loss = kernel_->train_step(inputs_.data(), labels_.data(), n, masks,
                                              class_weights_.empty() ? nullptr
-                                                                    : class_weights_.data());
+                                                                    : class_weights_.data(),
+                                             &correct);
       optimizer_->step();
       total += static_cast<double>(loss) * n;
     }
+    accuracy = static_cast<double>(correct) / std::max<size_t>(order.size(), 1);
     return total / std::max<size_t>(order.size(), 1);
   }
 
@@ -239,10 +243,11 @@ class TorchBackend : public Backend {
     if (!class_weights.empty()) weights_ = torch::tensor(class_weights).to(device_);
   }
 
-  double train_epoch(const std::vector<int64_t>& order) override {
+  double train_epoch(const std::vector<int64_t>& order, double& accuracy) override {
     namespace F = torch::nn::functional;
     model_->train();
     double total = 0.0;
+    int64_t correct = 0;
     auto all = torch::tensor(order, torch::kInt64).to(device_);
     for (int64_t start = 0; start < all.size(0); start += batch_size_) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + batch_size_, all.size(0)));
@@ -256,12 +261,14 @@ class TorchBackend : public Backend {
       loss.backward();
       optimizer_->step();
       total += loss.item<double>() * idx.size(0);
+      correct += out.logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
     }
     if (lr_decay_ != 1.0) {  // exponential decay, once per epoch
       for (auto& group : optimizer_->param_groups()) {
         group.options().set_lr(group.options().get_lr() * lr_decay_);
       }
     }
+    accuracy = static_cast<double>(correct) / std::max<size_t>(order.size(), 1);
     return total / std::max<size_t>(order.size(), 1);
   }
 
@@ -368,12 +375,14 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
   for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
     std::vector<int64_t> order = fold.train;
     shuffle(order, shuffle_rng);
-    const double loss = backend->train_epoch(order);
+    double accuracy = 0.0;
+    const double loss = backend->train_epoch(order, accuracy);
     if (!std::isfinite(loss)) {
       throw Error("fold " + fold.key + ": training loss became " + std::to_string(loss) +
                   " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
     }
     outcome.train_loss.push_back(loss);
+    outcome.train_accuracy.push_back(accuracy);
     outcome.epochs_run = epoch;
     if (options_.protocol == Protocol::kOracle) {
       // ORACLE protocol only: the test subject's accuracy picks the epoch (later epochs win

@@ -57,6 +57,7 @@ struct FoldOutcome {
   int64_t epoch_used = 0;                         // 1-based epoch of the reported model
   int64_t epochs_run = 0;
   std::vector<double> train_loss;      // mean training loss per epoch
+  std::vector<double> train_accuracy;  // training accuracy per epoch (training-mode forward)
   std::vector<double> selection_score;  // per epoch: val UF1 (inner-val) or test acc (oracle)
   double seconds = 0;
 };

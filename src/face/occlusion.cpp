@@ -67,7 +67,7 @@ void FlowOcclusionOptions::validate() const {
 
 std::vector<OccluderAsset> load_occluder_assets(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw DataError(dir + ": occluder folder not found");
+  if (!fs::is_directory(dir, ec)) throw DataError(dir + ": occluder folder not found (--occluders: a folder with masks/ and glasses/ of RGBA PNGs)");
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
@@ -75,7 +75,7 @@ std::vector<OccluderAsset> load_occluder_assets(const std::string& dir) {
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     if (ext == ".png") files.push_back(entry.path().filename().string());
   }
-  if (files.empty()) throw DataError(dir + ": no occluder image (*.png) in the folder");
+  if (files.empty()) throw DataError(dir + ": no occluder image (*.png) in the folder (--occluders: masks/ and glasses/ of RGBA PNGs)");
   std::sort(files.begin(), files.end());
   std::vector<OccluderAsset> assets;
   for (const auto& name : files) {
@@ -184,7 +184,7 @@ void finish_layers(OcclusionPlan& plan, cv::Mat premultiplied, cv::Mat alpha) {
 const OccluderAsset& draw_asset(const std::vector<OccluderAsset>& assets, SplitMix64& rng,
                                 OcclusionKind kind) {
   if (assets.empty()) {
-    throw ConfigError("occlusion " + occlusion_kind_name(kind) + " needs occluder images");
+    throw ConfigError("occlusion " + occlusion_kind_name(kind) + " needs occluder images (--occluders DIR)");
   }
   return assets[rng.below(assets.size())];
 }

@@ -221,9 +221,9 @@ MER_MODEL_SPEC(cva_fpf) {
   };
   spec.explanations = {
       {"vertical_attention", ExplanationKind::kRowProfile,
-       "the last CVA block's attention over the rows of the face, top to bottom (0..1)"},
+       "the last CVA block's attention over the rows of the face, top to bottom (0..1)", "attention"},
       {"au_probability", ExplanationKind::kActionUnitProbabilities,
-       "au=predicted: the AU head's probability of each action unit (0..1)"},
+       "au=predicted: the AU head's probability of each action unit (0..1)", "probability"},
   };
   spec.fit_to_data = [](std::map<std::string, std::string>& options, const DataTraits& data) {
     const bool crops = data.faces && data.onsets;

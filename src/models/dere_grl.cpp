@@ -311,10 +311,10 @@ MER_MODEL_SPEC(dere_grl) {
   };
   spec.explanations = {
       {"component_action", ExplanationKind::kComponentStrengths,
-       "action strength |a_c| of each facial component (>= 0, larger = moved more)"},
+       "action strength |a_c| of each facial component (>= 0, larger = moved more)", "action strength"},
       {"relation_matrix", ExplanationKind::kRelationMatrix,
-       "learned relation of each component (row) to the others (columns); rows sum to 1"},
-      {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the graph was built on"},
+       "learned relation of each component (row) to the others (columns); rows sum to 1", "relation weight"},
+      {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the graph was built on", "flow-map px"},
   };
   // Version 0 (no version recorded): adm_pool defaulted to mean.
   spec.migrate = [](std::map<std::string, std::string>& options, int recorded_version) {

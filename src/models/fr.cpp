@@ -185,9 +185,9 @@ MER_MODEL_SPEC(fr) {
   spec.training = TrainingDefaults{20, 20, 1e-3, 64, "adam", 1e-4};
   spec.explanations = {
       {"attention", ExplanationKind::kClassSpatialMaps,
-       "each expression branch's spatial attention over the shared map (0..1)"},
+       "each expression branch's spatial attention over the shared map (0..1)", "attention"},
       {"proposal", ExplanationKind::kClassScores,
-       "each expression branch's proposal probability that the sample shows its class (0..1)"},
+       "each expression branch's proposal probability that the sample shows its class (0..1)", "probability"},
   };
   spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
     FROptions options;

@@ -122,6 +122,7 @@ struct ExplanationSpec {
   std::string name;  // key in Output::explain
   ExplanationKind kind;
   std::string description;  // one line: what the values mean, with their unit or range
+  std::string unit = "";    // a few words for a colour bar or an axis ("weight", "px")
 };
 
 // ---- Training defaults and capabilities ----------------------------------------------------
@@ -148,9 +149,11 @@ class FusedCpuKernel {
   virtual float dropout() const = 0;
   virtual int64_t dropout_floats_per_sample() const = 0;
   // Forward + backward of n samples ([n, 3, S, S] float, labels in [0, K)); fills the
-  // parameters' gradients and returns the mean (or class-weighted) cross-entropy.
+  // parameters' gradients and returns the mean (or class-weighted) cross-entropy. `correct`
+  // (when not null) is increased by the samples whose training-mode logits peak at the label.
   virtual float train_step(const float* inputs, const int64_t* labels, int64_t n,
-                           const float* dropout_scale, const float* class_weights) = 0;
+                           const float* dropout_scale, const float* class_weights,
+                           int64_t* correct) = 0;
   // Logits [n, K] of n samples, eval mode.
   virtual void predict(const float* inputs, int64_t n, float* logits) = 0;
 };

@@ -360,11 +360,11 @@ MER_MODEL_SPEC(rrrn) {
   };
   spec.explanations = {
       {"region_weights", ExplanationKind::kRegionWeights,
-       "weight of each region in the classification (sums to 1)"},
+       "weight of each region in the classification (sums to 1)", "weight"},
       {"region_visibility", ExplanationKind::kRegionWeights,
-       "visibility of each region seen in the face crop (0 hidden .. 1 visible)"},
-      {"region_boxes", ExplanationKind::kRegionBoxes, "the regions' boxes on the flow map"},
-      {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the regions were placed by"},
+       "visibility of each region seen in the face crop (0 hidden .. 1 visible)", "visibility"},
+      {"region_boxes", ExplanationKind::kRegionBoxes, "the regions' boxes on the flow map", "flow-map px"},
+      {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the regions were placed by", "flow-map px"},
   };
   spec.fit_to_data = [](std::map<std::string, std::string>& options, const DataTraits& data) {
     auto it = options.find("visibility");

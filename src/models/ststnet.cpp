@@ -63,8 +63,9 @@ class STSTNetKernel : public FusedCpuKernel {
   float dropout() const override { return dropout_; }
   int64_t dropout_floats_per_sample() const override { return dropout_ > 0.f ? mask_floats_ : 0; }
   float train_step(const float* inputs, const int64_t* labels, int64_t n,
-                   const float* dropout_scale, const float* class_weights) override {
-    return trainer_.train_step(inputs, labels, n, dropout_scale, class_weights);
+                   const float* dropout_scale, const float* class_weights,
+                   int64_t* correct) override {
+    return trainer_.train_step(inputs, labels, n, dropout_scale, class_weights, correct);
   }
   void predict(const float* inputs, int64_t n, float* logits) override {
     trainer_.predict(inputs, n, logits);

@@ -946,7 +946,8 @@ STSTNetFusedTrainer& STSTNetFusedTrainer::operator=(STSTNetFusedTrainer&&) noexc
 FusedIsa STSTNetFusedTrainer::isa() const { return impl_->isa; }
 
 float STSTNetFusedTrainer::train_step(const float* inputs, const int64_t* labels, int64_t batch,
-                                      const float* dropout_scale, const float* class_weights) {
+                                      const float* dropout_scale, const float* class_weights,
+                                      int64_t* correct) {
   Impl& m = *impl_;
   const Geometry& g = m.g;
   MER_CHECK(batch >= 1, "ststnet fused: batch must be >= 1");
@@ -1044,6 +1045,20 @@ float STSTNetFusedTrainer::train_step(const float* inputs, const int64_t* labels
     hb.loss_weight = class_weights ? class_weights[labels[b]] : 1.0f;
     hb.grad_scale = static_cast<float>(hb.loss_weight / weight_sum);
     loss += m.kernels.head_train(h, hb);
+    if (correct && hb.grad_scale > 0.0f) {
+      // head_train leaves (softmax - onehot(label)) * grad_scale in the logits buffer; the
+      // softmax, and so the predicted class, follows without another forward pass.
+      int64_t best = 0;
+      float best_p = -1.0f;
+      for (int64_t k = 0; k < m.k; ++k) {
+        const float p = h.logits[k] / hb.grad_scale + (k == hb.label ? 1.0f : 0.0f);
+        if (p > best_p) {
+          best_p = p;
+          best = k;
+        }
+      }
+      *correct += best == hb.label;
+    }
     // The fc weight gradient is summed in float over at most 16 samples, then in double.
     if ((b + 1) % 16 == 0 || b + 1 == batch) {
       float* f = m.dfc_wt.data();

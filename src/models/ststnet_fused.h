@@ -84,8 +84,11 @@ class STSTNetFusedTrainer {
   // Overwrites every parameter's .grad() (allocating it if undefined), updates the batch-norm
   // running_mean/running_var (momentum from the module options, unbiased variance) and
   // increments num_batches_tracked. Parameters themselves are not modified. Returns the loss.
+  // correct: when not null, receives how many samples' training-mode logits (the forward
+  // above) have their maximum at the label (training accuracy, read off the logit gradient).
   float train_step(const float* inputs, const int64_t* labels, int64_t batch,
-                   const float* dropout_scale, const float* class_weights = nullptr);
+                   const float* dropout_scale, const float* class_weights = nullptr,
+                   int64_t* correct = nullptr);
 
   // Eval-mode forward (running statistics, no dropout) of batch*3*S*S inputs: writes batch*K
   // logits, row-major [b][k].

@@ -44,6 +44,15 @@ ClipAnalysis analyse_clip(face::ClipPreprocessor& preprocessor,
   std::vector<cv::Mat> images;
   images.reserve(frames.size());
   for (const auto& f : frames) images.push_back(face::read_image(f, mode));
+  return analyse_frames(preprocessor, images, frames, apex_index);
+}
+
+ClipAnalysis analyse_frames(face::ClipPreprocessor& preprocessor, const std::vector<cv::Mat>& images,
+                            const std::vector<std::string>& frames, std::optional<int> apex_index) {
+  if (images.size() < 2 || images.size() != frames.size()) {
+    throw DataError("a clip needs at least 2 frames (onset and apex), got " +
+                    std::to_string(images.size()));
+  }
   ClipAnalysis out;
   out.frames = frames;
   out.clip = preprocessor.process_frames(images, frames, apex_index);
@@ -53,6 +62,10 @@ ClipAnalysis analyse_clip(face::ClipPreprocessor& preprocessor,
   const cv::Mat flow = face::tvl1_flow(onset, apex, preprocessor.options().flow());
   out.motion = analyse_region_motion(flow, out.clip.landmarks, out.clip.onset_crop.cols);
   return out;
+}
+
+long long clip_frame_number(const std::string& path) {
+  return last_number(fs::path(path).stem().string());
 }
 
 std::vector<std::string> list_clip_frames(const std::string& dir) {

@@ -26,9 +26,21 @@ struct ClipAnalysis {
 ClipAnalysis analyse_clip(face::ClipPreprocessor& preprocessor,
                           const std::vector<std::string>& frames, std::optional<int> apex_index);
 
+// The same on decoded frames (8-bit grey or BGR, all one size; e.g. a video's,
+// face/video_io.h); names[i] stands for images[i] in messages and in the result's file names.
+ClipAnalysis analyse_frames(face::ClipPreprocessor& preprocessor, const std::vector<cv::Mat>& images,
+                            const std::vector<std::string>& names, std::optional<int> apex_index);
+
 // The image files (.jpg, .jpeg, .png, .bmp, .tif, .tiff; any case) of a clip folder in frame
-// order: by the last number in the file name (reg_img9 before reg_img10), then by name.
+// order: by the last number in the file name (reg_img9 before reg_img10), then by name. This
+// reads the frame folders of every database mer has an adapter for: CASME II reg_img46.jpg /
+// img46.jpg, SAMM 006_05562.jpg, SMIC image012345.bmp, CAS(ME)^3 355.jpg, MMEW 12.jpg.
 // Throws DataError when `dir` is not a folder or holds fewer than 2 images.
 std::vector<std::string> list_clip_frames(const std::string& dir);
+
+// The frame number of a frame file: the last run of digits in its file name without the
+// extension ("reg_img46.jpg" -> 46, "006_05562.jpg" -> 5562, "image012345.bmp" -> 12345);
+// -1 when it has none.
+long long clip_frame_number(const std::string& path);
 
 }  // namespace mer::pipeline

@@ -39,7 +39,7 @@ void OccludeOptions::validate() const {
     face::OcclusionOptions().kind(face::OcclusionKind::kBlock).block_ratio(block_ratio_).validate();
   }
   if (kind_ != "block" && occluders_.empty()) {
-    throw ConfigError("kind " + kind_ + " needs the occluders folder (masks/, glasses/)");
+    throw ConfigError("kind " + kind_ + " needs the occluders folder (--occluders DIR, with masks/ and glasses/; e.g. ../shared/data/occluders)");
   }
   flow_.validate();
   if (jobs_ < 1 || jobs_ > 256) throw ConfigError("jobs must be in 1..256");
@@ -161,7 +161,7 @@ OccludeReport occlude_frames(const OccludeFramesInput& input, const OccludeOptio
   input.validate();
   options.validate();
   if (options.kind() == "mixed" && options.occluders().empty()) {
-    throw ConfigError("kind mixed needs the occluders folder");
+    throw ConfigError("kind mixed needs the occluders folder (--occluders DIR, with masks/ and glasses/)");
   }
   if (!fs::is_directory(input.frames_root())) {
     throw DataError(input.frames_root() + ": frames root not found");

@@ -24,6 +24,7 @@
 #include "core/progress.h"
 #include "core/version.h"
 #include "face/image_io.h"
+#include "face/video_io.h"
 #include "face/occlusion.h"
 
 namespace fs = std::filesystem;
@@ -274,6 +275,7 @@ class ClipWorker {
       }
       for (int n = a.onset; n <= a.offset; ++n) numbers.push_back(n);
     }
+    if (options_.videos()) return run_video(job, numbers, skip);
     std::vector<std::string> paths;
     std::vector<int> found_numbers;
     for (size_t i = 0; i < numbers.size(); ++i) {
@@ -320,6 +322,75 @@ class ClipWorker {
         return skip(fs::exists(p) ? "unreadable_image" : "missing_frame", p, e.what());
       }
     }
+    return finish(job, frames, paths, found_numbers, inputs, std::move(o), skip);
+  }
+
+ private:
+  template <typename Skip>
+  Outcome run_video(const Job& job, const std::vector<int>& numbers, Skip& skip) {
+    Outcome o;
+    const auto& a = job.sample.clip;
+    const fs::path root(options_.frames_root());
+    std::vector<fs::path> candidates;
+    for (const auto& stem : {fs::path(a.subject) / a.clip, fs::path(a.clip), fs::path(a.frame_dir())}) {
+      if (stem.empty()) continue;
+      for (const char* ext : {".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm",
+                              ".AVI", ".MP4", ".MOV"}) {
+        candidates.push_back(root / (stem.string() + ext));
+      }
+    }
+    std::string video;
+    for (const auto& c : candidates) {
+      if (fs::is_regular_file(c)) {
+        video = c.string();
+        break;
+      }
+    }
+    if (video.empty()) {
+      return skip("missing_frame", (root / a.subject / (a.clip + ".avi")).string(),
+                  "no video of " + a.key() + " under " + root.string() + " (tried <subject>/<clip>, "
+                  "<clip> and the clip's frame folder name with the video extensions)");
+    }
+    const ClipFiles files(job.key);
+    const json inputs = {{"video", frame_signature({video})}, {"frames", numbers},
+                         {"apex_given", a.apex >= 0}};
+    if (auto previous = read_json(out_ / files.record)) {
+      const bool same = previous->value("version", 0) == kPrepareCacheVersion &&
+                        previous->value("parameters_hash", "") == hash_ &&
+                        previous->contains("inputs") && (*previous)["inputs"] == inputs;
+      const bool files_there =
+          fs::is_regular_file(out_ / files.flow) && fs::is_regular_file(out_ / files.face) &&
+          fs::is_regular_file(out_ / files.onset) && fs::is_regular_file(out_ / files.landmarks);
+      if (same && files_there) {
+        o.state = Outcome::State::kCached;
+        o.record = std::move(*previous);
+        return o;
+      }
+      o.recomputed = true;
+    }
+    const face::ImageMode mode =
+        options_.preprocessing().colour_crops() ? face::ImageMode::kColour : face::ImageMode::kGrey;
+    std::vector<cv::Mat> frames;
+    std::vector<int64_t> wanted(numbers.begin(), numbers.end());
+    try {
+      frames = face::read_video_frames_at(video, mode, wanted);
+    } catch (const DataError& e) {
+      const bool range = std::string(e.what()).find("out of range") != std::string::npos;
+      return skip(range ? "missing_frame" : "unreadable_image", video, e.what());
+    }
+    std::vector<std::string> paths;
+    for (int n : numbers) paths.push_back(face::video_frame_name(video, n));
+    return finish(job, frames, paths, numbers, inputs, std::move(o), skip);
+  }
+
+  // From decoded key frames to the clip's files and record.
+  template <typename Skip>
+  Outcome finish(const Job& job, const std::vector<cv::Mat>& frames,
+                 const std::vector<std::string>& paths, const std::vector<int>& found_numbers,
+                 const json& inputs, Outcome o, Skip& skip) {
+    const auto& a = job.sample.clip;
+    const std::string& root = options_.frames_root();
+    const ClipFiles files(job.key);
     // Frames occluded by `mer occlude` come with the clean onset's landmarks: the face is
     // where it was before the occluder was drawn, and a detector may miss a masked face.
     std::optional<face::Landmarks> given_landmarks;
@@ -443,7 +514,7 @@ data::Selection select_all(const std::vector<data::ClipAnnotation>& clips,
     const bool excluded = std::any_of(options.exclude().begin(), options.exclude().end(),
                                       [&](const data::ClipRef& r) { return r.matches(a); });
     if (excluded) {
-      s.excluded.push_back({a.dataset, a.subject, a.clip, "excluded by the caller"});
+      s.excluded.push_back({a.dataset, a.subject, a.clip, "on the exclusion list (flagged, --exclude-flagged)"});
       continue;
     }
     const auto label = std::find(s.class_names.begin(), s.class_names.end(), a.emotion) -
@@ -687,7 +758,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
   options.validate();
   const fs::path out(out_dir);
   if (!fs::is_directory(options.frames_root())) {
-    throw DataError(options.frames_root() + ": frames root is not a folder");
+    throw DataError(options.frames_root() + (options.videos() ? ": video root is not a folder"
+                                                              : ": frames root is not a folder"));
   }
   std::optional<json> manifest;
   check_out_dir(out, manifest);
@@ -764,6 +836,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
             {"dataset", options.dataset()},
             {"annotations", options.annotations()},
             {"frames_root", options.frames_root()},
+            {"videos", options.videos()},
             {"protocol", options.protocol()},
             {"exclude_flagged", options.exclude_flagged()},
             {"megc2019_list", options.selection().megc2019_list()}};
@@ -941,15 +1014,29 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
 std::string format_report(const PrepareReport& r) {
   char buf[256];
   std::string s;
-  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips (%.1f%%) into %s\n",
+  std::snprintf(buf, sizeof buf, "prepared %lld of %lld clips to prepare (%.1f%%) into %s\n",
                 static_cast<long long>(r.prepared()), static_cast<long long>(r.prepared() + r.failed()),
                 100.0 * r.share_prepared(), r.out_dir.c_str());
   s += buf;
-  std::snprintf(buf, sizeof buf,
-                "  %lld computed%s, %lld cached from an earlier run, %lld clips in the sheet\n",
+  // How the clips to prepare relate to the sheet: its readable clips, minus those the
+  // protocol leaves out, plus unreadable rows where they count as clips lost.
+  const auto by_reason = r.skipped_by_reason();
+  const auto count = [&](const char* reason) {
+    auto it = by_reason.find(reason);
+    return it == by_reason.end() ? int64_t{0} : it->second;
+  };
+  const int64_t bad_rows = count("bad_sheet_row") + count("unknown_label");
+  std::snprintf(buf, sizeof buf, "  the sheet: %lld clips read, %lld not in the protocol%s\n",
+                static_cast<long long>(r.annotated), static_cast<long long>(count("not_in_protocol")),
+                bad_rows > 0 ? (", " + std::to_string(bad_rows) + " rows unreadable" +
+                                (r.sheet_rows_count ? " (counted as clips lost)" : ""))
+                                   .c_str()
+                             : "");
+  s += buf;
+  std::snprintf(buf, sizeof buf, "  %lld computed%s, %lld cached from an earlier run\n",
                 static_cast<long long>(r.computed),
                 r.recomputed > 0 ? (" (" + std::to_string(r.recomputed) + " recomputed)").c_str() : "",
-                static_cast<long long>(r.cached), static_cast<long long>(r.annotated));
+                static_cast<long long>(r.cached));
   s += buf;
   if (r.computed > 0) {
     std::snprintf(buf, sizeof buf,

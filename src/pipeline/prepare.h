@@ -105,6 +105,13 @@ struct PrepareOptions {
   MER_ARG(std::string, dataset) = "casme2";
   // Root of the database's frame folders (e.g. .../casme2/frames).
   MER_ARG(std::string, frames_root) = "";
+  // frames_root holds one video file per clip instead of frame folders (`mer prepare
+  // --video-root`): ROOT/<subject>/<clip>.<ext>, else ROOT/<clip>.<ext> or ROOT/<the clip's
+  // frame folder>.<ext>, for the extensions of face::is_video_file. The sheet's frame numbers
+  // then count decoded frames from the video's first frame, which is frame 0. A video that
+  // cannot be opened, or a frame number past its end, skips the clip (unreadable_image /
+  // missing_frame).
+  MER_ARG(bool, videos) = false;
   // The annotation sheet the adapter reads.
   MER_ARG(std::string, annotations) = "";
   // One of prepare_protocol_names(). megc2019 over a single database keeps that part only.

@@ -1,6 +1,7 @@
 #include "report/explain_figure.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -11,16 +12,17 @@
 #include "face/image_io.h"
 #include "data/action_units.h"
 #include "models/registry.h"
+#include "report/drawing.h"
 
 namespace fs = std::filesystem;
 
 namespace mer::report {
 
+using namespace drawing;
+
 namespace {
 
-constexpr int kCaption = 22;  // caption band under each panel
 constexpr int kHeader = 52;
-const cv::Scalar kWhite(255, 255, 255), kBlack(0, 0, 0), kGrey(90, 90, 90);
 
 std::vector<int64_t> shape_of(const nlohmann::json& j) {
   std::vector<int64_t> shape;
@@ -50,72 +52,37 @@ cv::Mat to_mat(const nlohmann::json& j) {
   return m;
 }
 
-// Values of a map scaled to 0..255 for a colour map: probabilities-like maps (all in 0..1)
-// keep their absolute scale so that panels compare; other maps are min-max scaled.
-cv::Mat to_u8(const cv::Mat& map, std::string* range_note) {
-  double lo = 0, hi = 0;
-  cv::minMaxLoc(map, &lo, &hi);
-  const bool unit = lo >= 0.0 && hi <= 1.0;
-  const double a = unit ? 0.0 : lo, b = unit ? 1.0 : std::max(hi, lo + 1e-12);
-  cv::Mat out;
-  map.convertTo(out, CV_8U, 255.0 / (b - a), -a * 255.0 / (b - a));
-  if (range_note) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f..%.2f", lo, hi);
-    *range_note = buf;
-  }
+std::vector<double> values_of(const cv::Mat& row) {
+  std::vector<double> out;
+  for (int i = 0; i < row.cols; ++i) out.push_back(row.at<float>(0, i));
   return out;
 }
 
-cv::Mat face_panel(const cv::Mat& face, int side) {
-  cv::Mat bgr;
-  if (face.empty()) {
-    bgr = cv::Mat(side, side, CV_8UC3, cv::Scalar(40, 40, 40));
-  } else {
-    if (face.channels() == 1) cv::cvtColor(face, bgr, cv::COLOR_GRAY2BGR);
-    else bgr = face.clone();
-    cv::resize(bgr, bgr, cv::Size(side, side), 0, 0, cv::INTER_AREA);
-  }
-  return bgr;
+// The colour scale of a map: maps whose values all lie in 0..1 (attention, probabilities)
+// keep that absolute scale so that panels compare; others span their own min..max.
+struct Scale {
+  double lo = 0, hi = 1;
+};
+Scale scale_of(const cv::Mat& map) {
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(map, &lo, &hi);
+  if (lo >= 0.0 && hi <= 1.0) return {0.0, 1.0};
+  return {lo, std::max(hi, lo + 1e-12)};
 }
 
-cv::Mat heat(const cv::Mat& u8, int side) {
-  cv::Mat big, colour;
-  cv::resize(u8, big, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
-  cv::applyColorMap(big, colour, cv::COLORMAP_JET);
+cv::Mat heat(const cv::Mat& map, const Scale& scale, int side, int interpolation = cv::INTER_LINEAR,
+             int colormap = cv::COLORMAP_JET) {
+  cv::Mat u8, big, colour;
+  map.convertTo(u8, CV_8U, 255.0 / (scale.hi - scale.lo), -scale.lo * 255.0 / (scale.hi - scale.lo));
+  cv::resize(u8, big, cv::Size(side, side), 0, 0, interpolation);
+  cv::applyColorMap(big, colour, colormap);
   return colour;
 }
 
-cv::Mat overlay(const cv::Mat& face, const cv::Mat& map, int side, double alpha,
-                std::string* range_note) {
+// The map laid over the face (alpha), without its colour bar.
+cv::Mat overlay(const cv::Mat& face, const cv::Mat& map, const Scale& scale, int side, double alpha) {
   cv::Mat out;
-  cv::addWeighted(face_panel(face, side), 1.0 - alpha, heat(to_u8(map, range_note), side), alpha, 0.0,
-                  out);
-  return out;
-}
-
-// Caption lines ('\n'-separated) under a panel, shrunk to fit its width.
-cv::Mat with_caption(const cv::Mat& panel, const std::string& text) {
-  std::vector<std::string> lines;
-  for (size_t start = 0;;) {
-    const size_t end = text.find('\n', start);
-    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  cv::Mat out(panel.rows + kCaption * static_cast<int>(lines.size()), panel.cols, CV_8UC3, kWhite);
-  panel.copyTo(out(cv::Rect(0, 0, panel.cols, panel.rows)));
-  for (size_t i = 0; i < lines.size(); ++i) {
-    double scale = 0.42;
-    int baseline = 0;
-    auto size = cv::getTextSize(lines[i], cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
-    while (size.width > panel.cols - 4 && scale > 0.25) {
-      scale -= 0.03;
-      size = cv::getTextSize(lines[i], cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
-    }
-    cv::putText(out, lines[i], cv::Point(2, panel.rows + 15 + kCaption * static_cast<int>(i)),
-                cv::FONT_HERSHEY_SIMPLEX, scale, i == 0 ? kBlack : kGrey, 1, cv::LINE_AA);
-  }
+  cv::addWeighted(face_panel(face, side), 1.0 - alpha, heat(map, scale, side), alpha, 0.0, out);
   return out;
 }
 
@@ -123,88 +90,48 @@ cv::Mat with_caption(const cv::Mat& panel, const std::string& text) {
 cv::Mat vertical_text(const std::string& text, double scale, int max_length) {
   int baseline = 0;
   const auto size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
-  cv::Mat line(size.height + baseline + 2, std::min(size.width + 2, max_length), CV_8UC3, kWhite);
-  cv::putText(line, text, cv::Point(1, size.height + 1), cv::FONT_HERSHEY_SIMPLEX, scale, kBlack, 1,
-              cv::LINE_AA);
+  cv::Mat line(size.height + baseline + 2, std::max(1, std::min(size.width + 2, max_length)), CV_8UC3, kWhite);
+  put_text(line, text, cv::Point(1, size.height + 1), scale, kBlack);
   cv::Mat turned;
   cv::rotate(line, turned, cv::ROTATE_90_COUNTERCLOCKWISE);
   return turned;
 }
 
-cv::Mat bar_chart(const cv::Mat& values, const std::vector<std::string>& labels, int side) {
-  cv::Mat panel(side, side, CV_8UC3, kWhite);
-  const int n = values.cols;
-  double lo = 0, hi = 0;
-  cv::minMaxLoc(values, &lo, &hi);
-  lo = std::min(lo, 0.0);
-  hi = std::max(hi, lo + 1e-12);
-  // Named entries that do not fit under their bars get vertical names inside the bars.
-  bool vertical = false;
-  for (const auto& l : labels) vertical = vertical || l.size() * 7 > static_cast<size_t>((side - 8) / std::max(n, 1));
-  const int top = 8, bottom = side - (vertical ? 4 : 22), width = std::max(2, (side - 8) / std::max(n, 1));
-  const int zero_y = bottom - static_cast<int>((0.0 - lo) / (hi - lo) * (bottom - top));
-  for (int i = 0; i < n; ++i) {
-    const double v = values.at<float>(0, i);
-    const int y = bottom - static_cast<int>((v - lo) / (hi - lo) * (bottom - top));
-    const int x = 4 + i * width;
-    cv::rectangle(panel, cv::Point(x + 1, std::min(y, zero_y)), cv::Point(x + width - 2, std::max(y, zero_y)),
-                  cv::Scalar(180, 110, 30), cv::FILLED);
-    const std::string label = i < static_cast<int>(labels.size()) ? labels[i] : std::to_string(i);
-    if (vertical && i < static_cast<int>(labels.size())) {
-      const cv::Mat text = vertical_text(label, 0.34, bottom - top);
-      const int w = std::min(text.cols, width - 2), h = std::min(text.rows, bottom - top);
-      const cv::Rect at(x + 1, bottom - h, w, h);
-      cv::Mat mask;
-      cv::cvtColor(text(cv::Rect(0, text.rows - h, w, h)), mask, cv::COLOR_BGR2GRAY);
-      cv::threshold(mask, mask, 160, 255, cv::THRESH_BINARY_INV);
-      panel(at).setTo(kBlack, mask);
-    } else if (width >= 18) {
-      cv::putText(panel, label.substr(0, std::max(1, width / 7)), cv::Point(x + 1, side - 8),
-                  cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
-    }
+// A matrix as coloured cells with their values, rows and columns named, and a colour bar.
+cv::Mat matrix_panel(const cv::Mat& m, const std::vector<std::string>& names, const std::string& unit) {
+  int name_width = 16;
+  for (const auto& n : names) {
+    int baseline = 0;
+    name_width = std::max(name_width, cv::getTextSize(n, cv::FONT_HERSHEY_SIMPLEX, 0.34, 1, &baseline).width + 6);
   }
-  cv::line(panel, cv::Point(2, zero_y), cv::Point(side - 2, zero_y), kGrey);
-  return panel;
-}
-
-cv::Mat matrix_panel(const cv::Mat& m, int side) {
-  cv::Mat colour = heat(to_u8(m, nullptr), side);
-  // The nearest-neighbour look shows cells; values are printed where they fit.
-  cv::Mat u8 = to_u8(m, nullptr), big;
-  cv::resize(u8, big, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
-  cv::applyColorMap(big, colour, cv::COLORMAP_VIRIDIS);
-  const double cw = static_cast<double>(side) / m.cols, ch = static_cast<double>(side) / m.rows;
-  if (cw >= 28 && ch >= 14) {
-    for (int r = 0; r < m.rows; ++r) {
-      for (int c = 0; c < m.cols; ++c) {
-        char buf[16];
-        std::snprintf(buf, sizeof buf, "%.2f", m.at<float>(r, c));
-        cv::putText(colour, buf, cv::Point(static_cast<int>(c * cw + 2), static_cast<int>((r + 0.6) * ch)),
-                    cv::FONT_HERSHEY_SIMPLEX, 0.3, kWhite, 1, cv::LINE_AA);
-      }
-    }
-  }
-  return colour;
-}
-
-// A matrix panel with its rows named on the left ("0 jaw") and its columns numbered on top.
-cv::Mat labelled_matrix_panel(const cv::Mat& m, const std::vector<std::string>& names, int side) {
-  const int margin_left = 70, margin_top = 14;
-  const int inner = std::max(side, 30 * m.cols);  // cells wide enough for their values
-  cv::Mat panel(inner + margin_top, inner + margin_left, CV_8UC3, kWhite);
-  matrix_panel(m, inner).copyTo(panel(cv::Rect(margin_left, margin_top, inner, inner)));
-  const double cell = static_cast<double>(inner) / m.rows;
+  if (names.empty()) name_width = 20;
+  const int cell = 32, top = name_width, left = name_width;
+  cv::Mat panel(top + cell * m.rows + 2, left + cell * m.cols + 2, CV_8UC3, kWhite);
+  const Scale scale = scale_of(m);
   for (int r = 0; r < m.rows; ++r) {
-    const std::string name = std::to_string(r) + " " + (r < static_cast<int>(names.size()) ? names[r] : "");
-    cv::putText(panel, name.substr(0, 12), cv::Point(2, margin_top + static_cast<int>((r + 0.65) * cell)),
-                cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
+    for (int c = 0; c < m.cols; ++c) {
+      const double v = m.at<float>(r, c);
+      const double t = (v - scale.lo) / (scale.hi - scale.lo);
+      const cv::Rect at(left + c * cell, top + r * cell, cell - 1, cell - 1);
+      cv::rectangle(panel, at, colormap_colour(t, cv::COLORMAP_VIRIDIS), cv::FILLED);
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%.2f", v);
+      put_text(panel, buf, cv::Point(at.x + 2, at.y + cell / 2 + 4), 0.3, t > 0.6 ? kBlack : kWhite);
+    }
+  }
+  for (int r = 0; r < m.rows; ++r) {
+    const std::string name = r < static_cast<int>(names.size()) ? names[static_cast<size_t>(r)] : std::to_string(r);
+    put_text(panel, name, cv::Point(2, top + r * cell + cell / 2 + 4), 0.34, kBlack);
   }
   for (int c = 0; c < m.cols; ++c) {
-    cv::putText(panel, std::to_string(c),
-                cv::Point(margin_left + static_cast<int>((c + 0.4) * cell), margin_top - 3),
-                cv::FONT_HERSHEY_SIMPLEX, 0.32, kBlack, 1, cv::LINE_AA);
+    const std::string name = c < static_cast<int>(names.size()) ? names[static_cast<size_t>(c)] : std::to_string(c);
+    const cv::Mat text = vertical_text(name, 0.34, top - 2);
+    const int x = left + c * cell + (cell - text.cols) / 2;
+    if (x >= 0 && x + text.cols <= panel.cols && text.rows <= top) {
+      text.copyTo(panel(cv::Rect(x, top - text.rows - 1, text.cols, text.rows)));
+    }
   }
-  return panel;
+  return with_colour_bar(panel, scale.lo, scale.hi, unit, cv::COLORMAP_VIRIDIS);
 }
 
 struct ComponentRegion {
@@ -214,10 +141,10 @@ struct ComponentRegion {
 
 // The face with each component's region (convex hull of its landmarks, plus a band along
 // them; components whose hull would cover much of the face, like the jaw line, only the band)
-// filled with the colour of its value, scaled by the largest value; the landmarks as dots.
+// filled with the colour of its value on 0..max, the landmarks as dots, and a colour bar.
 cv::Mat component_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points,
                         const std::vector<ComponentRegion>& regions, const cv::Mat& values,
-                        int side, double alpha) {
+                        int side, double alpha, const std::string& unit) {
   cv::Mat base = face_panel(face, side);
   double lo = 0, hi = 0;
   cv::minMaxLoc(values, &lo, &hi);
@@ -239,11 +166,8 @@ cv::Mat component_panel(const cv::Mat& face, const std::vector<cv::Point2f>& poi
   }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return areas[a] > areas[b]; });
   for (size_t r : order) {
-    const double v = std::clamp(static_cast<double>(values.at<float>(0, static_cast<int>(r))) / top, 0.0, 1.0);
-    cv::Mat one(1, 1, CV_8U, cv::Scalar(static_cast<int>(std::lround(v * 255)))), colour;
-    cv::applyColorMap(one, colour, cv::COLORMAP_JET);
-    const cv::Scalar c(colour.at<cv::Vec3b>(0, 0)[0], colour.at<cv::Vec3b>(0, 0)[1],
-                       colour.at<cv::Vec3b>(0, 0)[2]);
+    const double v = static_cast<double>(values.at<float>(0, static_cast<int>(r))) / top;
+    const cv::Scalar c = colormap_colour(v);
     cv::Mat mask(side, side, CV_8U, cv::Scalar(0));
     if (hulls[r].size() >= 3 && areas[r] < 0.12 * side * side) {
       cv::fillConvexPoly(mask, hulls[r], cv::Scalar(255), cv::LINE_AA);
@@ -263,14 +187,15 @@ cv::Mat component_panel(const cv::Mat& face, const std::vector<cv::Point2f>& poi
   cv::addWeighted(base, 1.0 - alpha, layer, alpha, 0.0, blended);
   base.copyTo(blended, ~covered);
   for (const auto& p : points) cv::circle(blended, p, 1, kWhite, cv::FILLED, cv::LINE_AA);
-  return blended;
+  return with_colour_bar(blended, 0.0, top, unit);
 }
 
-// The face with each region's box (flow-map pixels, x0 y0 x1 y1, converted by `scale`) filled
-// with the colour of its value, scaled by the largest value; larger boxes first so that small
-// ones stay visible on top; a box covering most of the map (the whole face) only outlined.
+// The face with each region's box (flow-map pixels, x0 y0 x1 y1, converted by `scale`)
+// outlined in its own colour (the legend's) and numbered, filled by its value on 0..max
+// (larger boxes first so that small ones stay visible; a box covering most of the map, the
+// whole face, only outlined); a colour bar for the fill.
 cv::Mat box_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points, const cv::Mat& boxes,
-                  const cv::Mat& values, float scale, int side, double alpha) {
+                  const cv::Mat& values, float scale, int side, double alpha, const std::string& unit) {
   cv::Mat base = face_panel(face, side);
   double lo = 0, hi = 0;
   cv::minMaxLoc(values, &lo, &hi);
@@ -288,41 +213,25 @@ cv::Mat box_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points, c
   std::sort(order.begin(), order.end(),
             [&](int a, int b) { return rects[static_cast<size_t>(a)].area() > rects[static_cast<size_t>(b)].area(); });
   cv::Mat layer = base.clone(), covered(side, side, CV_8U, cv::Scalar(0));
-  std::vector<std::pair<cv::Rect, cv::Scalar>> outlines;
   for (int r : order) {
-    const double v = std::clamp(static_cast<double>(values.at<float>(0, r)) / top, 0.0, 1.0);
-    cv::Mat one(1, 1, CV_8U, cv::Scalar(static_cast<int>(std::lround(v * 255)))), colour;
-    cv::applyColorMap(one, colour, cv::COLORMAP_JET);
-    const cv::Scalar c(colour.at<cv::Vec3b>(0, 0)[0], colour.at<cv::Vec3b>(0, 0)[1],
-                       colour.at<cv::Vec3b>(0, 0)[2]);
     const auto& rect = rects[static_cast<size_t>(r)];
     if (rect.area() < 0.8 * side * side) {
-      layer(rect).setTo(c);
+      layer(rect).setTo(colormap_colour(static_cast<double>(values.at<float>(0, r)) / top));
       covered(rect).setTo(255);
     }
-    outlines.emplace_back(rect, c);
   }
   cv::Mat blended;
   cv::addWeighted(base, 1.0 - alpha, layer, alpha, 0.0, blended);
   base.copyTo(blended, ~covered);
-  for (const auto& [rect, c] : outlines) cv::rectangle(blended, rect, c, 1, cv::LINE_AA);
-  for (const auto& p : points) cv::circle(blended, p, 1, kWhite, cv::FILLED, cv::LINE_AA);
-  return blended;
-}
-
-cv::Mat hconcat_all(const std::vector<cv::Mat>& panels) {
-  cv::Mat row;
-  int height = 0;
-  for (const auto& p : panels) height = std::max(height, p.rows);
-  std::vector<cv::Mat> spaced;
-  for (const auto& p : panels) {
-    cv::Mat padded = p;  // panels of different heights are padded below with white
-    if (p.rows < height) cv::copyMakeBorder(p, padded, 0, height - p.rows, 0, 0, cv::BORDER_CONSTANT, kWhite);
-    spaced.push_back(padded);
-    spaced.push_back(cv::Mat(height, 6, CV_8UC3, kWhite));
+  for (int r : order) {
+    const auto& rect = rects[static_cast<size_t>(r)];
+    cv::rectangle(blended, rect, category_colour(r), 2, cv::LINE_AA);
+    const cv::Point at(rect.x + 2, rect.y + 11);
+    cv::putText(blended, std::to_string(r), at, cv::FONT_HERSHEY_SIMPLEX, 0.35, kBlack, 3, cv::LINE_AA);
+    put_text(blended, std::to_string(r), at, 0.35, category_colour(r));
   }
-  cv::hconcat(spaced, row);
-  return row;
+  for (const auto& p : points) cv::circle(blended, p, 1, kWhite, cv::FILLED, cv::LINE_AA);
+  return with_colour_bar(blended, 0.0, top, unit);
 }
 
 std::vector<std::string> labels_of(const nlohmann::json& model_info, const std::string& name) {
@@ -351,6 +260,14 @@ models::ExplanationKind kind_of(const ExplainFigureInput& input, const std::stri
                   "explanations; see `mer models`)");
 }
 
+// What the values of explanation `name` are, for its colour bar or axis.
+std::string unit_of(const ExplainFigureInput& input, const std::string& name) {
+  if (input.units.is_object() && input.units.contains(name) && input.units[name].is_string()) {
+    return input.units[name].get<std::string>();
+  }
+  return name;
+}
+
 }  // namespace
 
 nlohmann::json explanation_kinds_of(const std::string& model, const nlohmann::json& recorded) {
@@ -362,7 +279,21 @@ nlohmann::json explanation_kinds_of(const std::string& model, const nlohmann::js
   return kinds;
 }
 
-cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options) {
+nlohmann::json explanation_units_of(const std::string& model) {
+  nlohmann::json units = nlohmann::json::object();
+  try {
+    for (const auto& e : models::find_model(model).explanations) {
+      if (!e.unit.empty()) units[e.name] = e.unit;
+    }
+  } catch (const ConfigError&) {
+    // a model this mer does not know: the names stand for the units
+  }
+  return units;
+}
+
+cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options,
+                           std::vector<std::string>* texts) {
+  TextLog log;
   const int side = options.panel;
   const auto k = static_cast<int64_t>(input.class_names.size());
   std::vector<std::vector<cv::Mat>> rows;
@@ -389,18 +320,20 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   }
   cv::Mat face_with_points = face_panel(input.face, side);
   for (const auto& p : points) cv::circle(face_with_points, p, 1, cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
-  std::vector<cv::Mat> top{with_caption(face_with_points, points.empty() ? "face" : "face, landmarks")};
+  std::vector<cv::Mat> top{with_caption(face_with_points, points.empty() ? "face" : "face, landmarks (red)")};
   if (!input.flow.empty()) {
     std::vector<cv::Mat> channels;
     cv::split(input.flow, channels);
     MER_CHECK(channels.size() == 3, "render_explanation: the flow map must have 3 channels");
     const std::pair<int64_t, const char*> shown[] = {
-        {data::kFlowU, "flow u"}, {data::kFlowV, "flow v"}, {data::kFlowStrain, "strain"}};
+        {data::kFlowU, "flow u (horizontal)"}, {data::kFlowV, "flow v (vertical)"},
+        {data::kFlowStrain, "optical strain"}};
     for (const auto& [channel, name] : shown) {
-      cv::Mat big, colour;
-      cv::resize(channels[channel], big, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
-      cv::applyColorMap(big, colour, cv::COLORMAP_JET);
-      top.push_back(with_caption(colour, name));
+      cv::Mat as_float;
+      channels[static_cast<size_t>(channel)].convertTo(as_float, CV_32F);
+      const cv::Mat colour = heat(as_float, {0, 255}, side, cv::INTER_NEAREST);
+      top.push_back(with_caption(with_colour_bar(colour, 0, 255, "stored"),
+                                 std::string(name) + "\n0..255 = the clip's min..max"));
     }
   }
   rows.push_back(top);
@@ -418,12 +351,14 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   }
 
   const auto regions = components_of(input.model_info);
-  std::vector<cv::Mat> small;  // panels of 2-D and 1-D tensors share a row
+  const int bars_width = std::max(side + 60, 240);
+  std::vector<cv::Mat> small;  // the other panels share a row
   for (const auto& [name, value] : input.explain.items()) {
     using Kind = models::ExplanationKind;
     const auto kind = kind_of(input, name);
     const auto shape = shape_of(value);
     const auto labels = labels_of(input.model_info, name);
+    const std::string unit = unit_of(input, name);
     const auto expect_dims = [&](size_t dims) {
       if (shape.size() != dims) {
         throw DataError("explanation '" + name + "' (" + models::explanation_kind_name(kind) +
@@ -442,18 +377,24 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
       case Kind::kRegionWeights: {
         expect_dims(1);
         const auto values = to_mat(value);
+        std::vector<std::string> names;
+        std::vector<cv::Scalar> colours;
+        for (int i = 0; i < values.cols; ++i) {
+          names.push_back(std::to_string(i) + " " +
+                          (i < static_cast<int>(labels.size()) ? labels[static_cast<size_t>(i)] : ""));
+          colours.push_back(category_colour(i));
+        }
         if (!boxes_name.empty() && flow_side > 0 &&
             shape_of(input.explain[boxes_name]) == std::vector<int64_t>{shape[0], 4}) {
           cv::Point top_at;
           cv::minMaxLoc(values, nullptr, nullptr, nullptr, &top_at);
-          const std::string strongest =
-              top_at.x < static_cast<int>(labels.size()) ? labels[top_at.x] : std::to_string(top_at.x);
           const float scale = static_cast<float>(side) / static_cast<float>(flow_side);
           small.push_back(with_caption(box_panel(input.face, points, to_mat(input.explain[boxes_name]),
-                                                 values, scale, side, options.alpha),
-                                       name + " on the face\nlargest: " + strongest));
+                                                 values, scale, side, options.alpha, unit),
+                                       name + " on the face (fill)\nlargest: " + names[static_cast<size_t>(top_at.x)]));
         }
-        small.push_back(with_caption(bar_chart(values, labels, side), name));
+        small.push_back(with_caption(horizontal_bars(names, values_of(values), bars_width, colours),
+                                     name + " (" + unit + ")\nbox outline colours as in the bars"));
         break;
       }
       case Kind::kComponentStrengths: {
@@ -466,47 +407,62 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
           names.clear();
           for (const auto& r : regions) names.push_back(r.name);
           small.push_back(with_caption(
-              component_panel(input.face, points, regions, values, side, options.alpha),
-              name + " on the face\nstrongest: " + regions[top_at.x].name));
+              component_panel(input.face, points, regions, values, side, options.alpha, unit),
+              name + " on the face\nstrongest: " + regions[static_cast<size_t>(top_at.x)].name));
         }
-        small.push_back(with_caption(bar_chart(values, names, side), name));
+        small.push_back(with_caption(horizontal_bars(names, values_of(values), bars_width),
+                                     name + " (" + unit + ")"));
         break;
       }
       case Kind::kClassSpatialMaps: {
         expect_dims(3);
         std::vector<cv::Mat> row;
+        Scale shared{0, 1};
+        bool unit_range = true;
         for (int64_t i = 0; i < shape[0]; ++i) {
-          std::string range;
-          auto panel = overlay(input.face, to_mat(value[i]), side, options.alpha, &range);
-          std::string text = name + ": " + (i < k ? input.class_names[i] : std::to_string(i)) + "\n";
+          const auto s = scale_of(to_mat(value[i]));
+          unit_range = unit_range && s.lo == 0.0 && s.hi == 1.0;
+          shared.lo = i == 0 ? s.lo : std::min(shared.lo, s.lo);
+          shared.hi = i == 0 ? s.hi : std::max(shared.hi, s.hi);
+        }
+        if (unit_range) shared = {0, 1};
+        for (int64_t i = 0; i < shape[0]; ++i) {
+          const auto map = to_mat(value[i]);
+          double lo = 0, hi = 0;
+          cv::minMaxLoc(map, &lo, &hi);
+          auto panel = overlay(input.face, map, shared, side, options.alpha);
+          std::string text = (i < k ? input.class_names[static_cast<size_t>(i)] : std::to_string(i)) + " branch";
+          char buf[96];
           if (!caption_values.empty() && i < k) {
-            char buf[48];
-            std::snprintf(buf, sizeof buf, "%s %.2f, ", caption_name.c_str(), caption_values.at<float>(0, i));
+            std::snprintf(buf, sizeof buf, ", %s %.2f", caption_name.c_str(), caption_values.at<float>(0, static_cast<int>(i)));
             text += buf;
           }
-          row.push_back(with_caption(panel, text + "range " + range));
+          std::snprintf(buf, sizeof buf, "\n%s %.2f..%.2f", unit.c_str(), lo, hi);
+          row.push_back(with_caption(panel, text + buf));
         }
+        // One colour bar for the row: the maps share a scale.
+        const cv::Mat bar = colour_bar(shared.lo, shared.hi, unit, side);
+        row.push_back(bar);
         rows.push_back(row);
         break;
       }
       case Kind::kSpatialMap: {
         expect_dims(2);
-        std::string range;
-        small.push_back(with_caption(overlay(input.face, to_mat(value), side, options.alpha, &range),
-                                     name + " [" + range + "]"));
+        const auto map = to_mat(value);
+        const Scale s = scale_of(map);
+        small.push_back(with_caption(with_colour_bar(overlay(input.face, map, s, side, options.alpha), s.lo, s.hi, unit),
+                                     name));
         break;
       }
       case Kind::kRelationMatrix: {
         expect_dims(2);
-        const auto m = to_mat(value);
-        small.push_back(labels.empty()
-                            ? with_caption(matrix_panel(m, side), name)
-                            : with_caption(labelled_matrix_panel(m, labels, side), name + " (row <- column)"));
+        small.push_back(with_caption(matrix_panel(to_mat(value), labels, unit), name + " (row <- column)"));
         break;
       }
       case Kind::kClassScores: {
         expect_dims(1);
-        small.push_back(with_caption(bar_chart(to_mat(value), input.class_names, side), name));
+        small.push_back(with_caption(horizontal_bars(input.class_names, values_of(to_mat(value)), bars_width),
+                                     name + " (" + unit + ")"));
         break;
       }
       case Kind::kActionUnitProbabilities: {
@@ -514,12 +470,20 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
         std::vector<std::string> names;
         for (int au : data::kActionUnitList) names.push_back("AU" + std::to_string(au));
         if (static_cast<int64_t>(names.size()) != shape[0]) names.clear();
-        small.push_back(with_caption(bar_chart(to_mat(value), names, side), name));
+        small.push_back(with_caption(horizontal_bars(names, values_of(to_mat(value)), bars_width),
+                                     name + " (" + unit + ")"));
         break;
       }
       case Kind::kRowProfile: {
         expect_dims(1);
-        small.push_back(with_caption(bar_chart(to_mat(value), labels, side), name + " (top -> bottom)"));
+        // Fewer than 3 rows say nothing a reader can place on the face: not drawn.
+        if (shape[0] < 3) break;
+        const auto row = to_mat(value);
+        cv::Mat map;
+        cv::repeat(row.t(), 1, static_cast<int>(shape[0]), map);
+        const Scale s = scale_of(row);
+        small.push_back(with_caption(with_colour_bar(overlay(input.face, map, s, side, options.alpha), s.lo, s.hi, unit),
+                                     name + "\nper row of the face, top to bottom"));
         break;
       }
     }
@@ -535,13 +499,14 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   }
   width = std::max(width, 480);
   cv::Mat canvas(height, width + 8, CV_8UC3, kWhite);
-  cv::putText(canvas, input.title, cv::Point(6, 20), cv::FONT_HERSHEY_SIMPLEX, 0.5, kBlack, 1, cv::LINE_AA);
-  cv::putText(canvas, input.subtitle, cv::Point(6, 42), cv::FONT_HERSHEY_SIMPLEX, 0.4, kGrey, 1, cv::LINE_AA);
+  put_text(canvas, input.title, cv::Point(6, 20), 0.5, kBlack);
+  put_text(canvas, input.subtitle, cv::Point(6, 42), fitting_scale(input.subtitle, width, 0.4), kGrey);
   int y = kHeader;
   for (const auto& img : row_images) {
     img.copyTo(canvas(cv::Rect(6, y, img.cols, img.rows)));
     y += img.rows + 6;
   }
+  if (texts) *texts = log.texts();
   return canvas;
 }
 
@@ -596,6 +561,7 @@ void write_explanation_png(const std::string& run_dir, const data::Dataset& data
   if (run.contains("model_info")) input.model_info = run.at("model_info");
   input.kinds = explanation_kinds_of(run.at("model").get<std::string>(),
                                      run.value("explanations", nlohmann::json()));
+  input.units = explanation_units_of(run.at("model").get<std::string>());
   if (dataset.faces.defined()) {
     auto face = dataset.faces[index].contiguous();
     input.face = cv::Mat(static_cast<int>(face.size(0)), static_cast<int>(face.size(1)), CV_8UC1,

@@ -41,6 +41,9 @@ struct ExplainFigureInput {
   // {"name": "kind"} of every entry of `explain` (models::explanation_kind_name): how each is
   // drawn. Recorded with runs and checkpoints (explanation_kinds_of for older ones).
   nlohmann::json kinds;
+  // {"name": "unit"}: what each entry's values are, written on its colour bar or axis
+  // (explanation_units_of); the name where absent.
+  nlohmann::json units;
   // Side of the flow map the landmarks are given in; 0 = flow.cols (or no landmark drawing
   // without a flow).
   int flow_side = 0;
@@ -50,9 +53,15 @@ struct ExplainFigureInput {
 // kinds were recorded, the ones `model`'s spec declares.
 nlohmann::json explanation_kinds_of(const std::string& model, const nlohmann::json& recorded);
 
-// Renders the figure (BGR, CV_8UC3). Throws DataError on explanation tensors of a shape it
-// cannot draw.
-cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options = {});
+// {"name": "unit"} of the explanations `model`'s spec declares (empty for an unknown model).
+nlohmann::json explanation_units_of(const std::string& model);
+
+// Renders the figure (BGR, CV_8UC3): every heat map with a colour bar and its unit, every bar
+// chart with its names and values. Throws DataError on an explanation without a declared kind
+// or of a shape its kind does not have. `texts`, when given, receives every text drawn (what
+// a reader can read off the figure).
+cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options = {},
+                           std::vector<std::string>* texts = nullptr);
 
 // Finds `sample_key` ("dataset/subject/sample") in RUN/explain.json, loads its face and flow
 // from `dataset` (faces are read from dataset.root/face_path, or dataset.faces), renders the

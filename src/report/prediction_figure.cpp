@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <opencv2/imgproc.hpp>
 
+#include "report/drawing.h"
+
 namespace mer::report {
 
 namespace {
@@ -34,7 +36,7 @@ std::vector<cv::Point> scaled(const std::vector<cv::Point2f>& poly, double s) {
 
 void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& colour,
           int thickness = 1) {
-  cv::putText(img, s, at, cv::FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv::LINE_AA);
+  drawing::put_text(img, s, at, scale, colour, thickness);
 }
 
 cv::Mat caption(const cv::Mat& panel, const std::string& line) {
@@ -93,7 +95,7 @@ cv::Mat magnitude_panel(const PredictionFigureInput& in, int side) {
   for (const auto& q : in.landmarks) {
     cv::circle(out, cv::Point(cvRound(q.x * s), cvRound(q.y * s)), 1, kWhite, cv::FILLED, cv::LINE_AA);
   }
-  return out;
+  return drawing::with_colour_bar(out, 0.0, std::max(hi, 1e-6), "px");
 }
 
 // Horizontal bars with a label and a value per row; rows `strong` drawn in their colour.
@@ -148,7 +150,9 @@ cv::Mat hconcat_spaced(const std::vector<cv::Mat>& panels) {
 
 }  // namespace
 
-cv::Mat render_prediction(const PredictionFigureInput& in, const ExplainFigureOptions& options) {
+cv::Mat render_prediction(const PredictionFigureInput& in, const ExplainFigureOptions& options,
+                          std::vector<std::string>* texts) {
+  drawing::TextLog log;
   const int side = std::max(options.panel, 200);
 
   std::vector<std::string> region_names;
@@ -189,8 +193,10 @@ cv::Mat render_prediction(const PredictionFigureInput& in, const ExplainFigureOp
   ex.flow = in.flow;
   ex.explain = in.explain;
   ex.kinds = in.explain_kinds;
+  ex.units = in.explain_units;
   ex.model_info = in.model_info;
   const cv::Mat lower = render_explanation(ex, options);
+  if (texts) *texts = log.texts();
 
   const int width = std::max({top.cols + 12, lower.cols, 640});
   cv::Mat canvas(kHeader + top.rows + 10 + lower.rows, width, CV_8UC3, kWhite);

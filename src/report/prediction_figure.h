@@ -28,10 +28,13 @@ struct PredictionFigureInput {
   int highlighted = 3;                          // how many top regions are filled
   nlohmann::json explain = nlohmann::json::object();  // the model's panels (may be empty)
   nlohmann::json explain_kinds;  // {"name": "kind"} of those panels (ExplainFigureInput::kinds)
+  nlohmann::json explain_units;  // {"name": "unit"} of those panels (ExplainFigureInput::units)
   nlohmann::json model_info;     // the model's explain_info() (names of regions, components)
 };
 
 // Renders the figure (BGR, CV_8UC3).
-cv::Mat render_prediction(const PredictionFigureInput& input, const ExplainFigureOptions& options = {});
+// `texts`, when given, receives every text drawn.
+cv::Mat render_prediction(const PredictionFigureInput& input, const ExplainFigureOptions& options = {},
+                          std::vector<std::string>* texts = nullptr);
 
 }  // namespace mer::report

@@ -23,3 +23,15 @@ inline CliRun run_mer_binary(const std::string& args, bool with_stderr = true) {
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
+
+// `command` (a shell command line) run in `dir`, stdout and stderr captured.
+inline CliRun run_shell_in(const std::string& dir, const std::string& command) {
+  const std::string full = "cd '" + dir + "' && " + command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}

@@ -398,3 +398,46 @@ TEST(Cli, RealDataLandmarksOnTheMegc2019Crops) {
   EXPECT_EQ(rows, 442);
   fs::remove_all(dir);
 }
+
+// What a newcomer tripped on (issue 22), each fixed and kept so.
+TEST(Cli, NewcomerTrapsAreFixed) {
+  // A mistyped subcommand names the nearest one.
+  const auto typo = mer("lso");
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_NE(typo.output.find("unknown subcommand 'lso' (did you mean loso?)"), std::string::npos)
+      << typo.output;
+
+  // Default output folders carry the data and a settings hash: a run on other data gets its
+  // own folder instead of being refused as "other settings"; the same command resumes.
+  const auto dir = temp("default_out");
+  fs::create_directories(dir);
+  const auto run_in = [&](const std::string& args) {
+    return run_shell_in(dir.string(), std::string(MER_BINARY) + " " + args);
+  };
+  const std::string small = "loso --synth-subjects 3 --synth-samples 4 --epochs 1 --quiet";
+  const auto first = run_in(small);
+  ASSERT_EQ(first.code, 0) << first.output;
+  EXPECT_NE(first.output.find("output folder: runs/loso-ststnet-synthetic-honest-e1-s1-"),
+            std::string::npos) << first.output;
+  const auto other = run_in(small + " --synth-seed 2");
+  ASSERT_EQ(other.code, 0) << other.output;
+  const auto again = run_in(small);
+  ASSERT_EQ(again.code, 0) << again.output;
+  size_t folders = 0;
+  for (const auto& e : fs::directory_iterator(dir / "runs")) folders += e.is_directory() ? 1 : 0;
+  EXPECT_EQ(folders, 2u);
+
+  // Evaluating on other data names the data the run was trained on and the flag to use.
+  const auto run_dir = dir / "runs" / fs::directory_iterator(dir / "runs")->path().filename();
+  const auto wrong = mer("evaluate --run " + run_dir.string() + " --synth-subjects 3 --synth-samples 4 --synth-seed 9");
+  EXPECT_NE(wrong.code, 0);
+  EXPECT_NE(wrong.output.find("--on-other-data"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("synthetic(subjects=3"), std::string::npos) << wrong.output;
+
+  // Inner-val early stopping is reported on the console.
+  const auto stopped = mer("loso --synth-subjects 4 --synth-samples 6 --epochs 30 --folds 1 "
+                           "--protocol inner-val --patience 1 --out " + (dir / "early").string());
+  ASSERT_EQ(stopped.code, 0) << stopped.output;
+  EXPECT_NE(stopped.output.find("stopped early after epoch"), std::string::npos) << stopped.output;
+  fs::remove_all(dir);
+}

@@ -77,7 +77,7 @@ CliRun* RealDataCliPipeline::train_output_ = nullptr;
 
 TEST_F(RealDataCliPipeline, PrepareWritesASetThatLosoTrainsOn) {
   ASSERT_EQ(prepare_output_->code, 0) << prepare_output_->output;
-  EXPECT_NE(prepare_output_->output.find("prepared 6 of 6 clips (100.0%)"), std::string::npos)
+  EXPECT_NE(prepare_output_->output.find("prepared 6 of 6 clips to prepare (100.0%)"), std::string::npos)
       << prepare_output_->output;
   EXPECT_NE(prepare_output_->output.find("clips/s"), std::string::npos) << prepare_output_->output;
   ASSERT_EQ(train_output_->code, 0) << train_output_->output;
@@ -158,6 +158,7 @@ TEST_F(RealDataCliPipeline, PredictReproducesLosoForEveryModel) {
     ASSERT_EQ(j.code, 0) << j.output;
     const auto json = nlohmann::json::parse(j.output);
     EXPECT_EQ(json.at("preprocessing_source"), "as the checkpoint's training data");
+    EXPECT_TRUE(json.contains("prediction_index"));
     const auto rows = rows_for(run);
     ASSERT_FALSE(rows.empty());
     const auto& header = rows[0];
@@ -173,6 +174,14 @@ TEST_F(RealDataCliPipeline, PredictReproducesLosoForEveryModel) {
       }
     }
     EXPECT_TRUE(found);
+    // The clip's frame folder (apex spotted) runs too, with every input the model reads.
+    const auto c = mer_run("predict --json --checkpoint " + run + "/folds/casme2__sub01/model.pt --clip " +
+                               mer::pipeline::testing::kCasme + "/frames/sub01/EP02_01f",
+                           false);
+    ASSERT_EQ(c.code, 0) << c.output;
+    double sum = 0;
+    for (const auto& [name, p] : nlohmann::json::parse(c.output).at("probabilities").items()) sum += p.get<double>();
+    EXPECT_NEAR(sum, 1.0, 1e-4);
   }
 }
 
@@ -202,7 +211,7 @@ TEST_F(RealDataCliPipeline, BadPredictInvocationsFailClearly) {
 
   expect_clear_failure(mer_run("predict" + ckpt), "give --onset and --apex, or --clip");
   expect_clear_failure(mer_run("predict" + ckpt + " --onset " + onset), "--apex");
-  expect_clear_failure(mer_run("predict" + ckpt + pair_args() + " --clip /tmp"), "excludes");
+  expect_clear_failure(mer_run("predict" + ckpt + pair_args() + " --clip /tmp"), "frame number");
   expect_clear_failure(mer_run("predict --checkpoint /nonexistent/model.pt" + pair_args()),
                        "/nonexistent/model.pt: checkpoint not found");
   expect_clear_failure(mer_run("predict" + ckpt + " --onset /nonexistent/a.jpg --apex " + onset),

@@ -123,7 +123,7 @@ TEST(Protocols, Megc2019ListDecidesMembershipAndLabels) {
                       ProtocolOptions().megc2019_list(list).exclude({{"", "s01", "s01_ne_01"}}));
   EXPECT_EQ(t.samples.size(), 3u);
   EXPECT_EQ(t.notes.size(), 2u);
-  expect_excluded(t, "s01_ne_01", "excluded by the caller");
+  expect_excluded(t, "s01_ne_01", "on the exclusion list (flagged, --exclude-flagged)");
 }
 
 TEST(Protocols, Megc2019ListErrors) {
@@ -167,7 +167,7 @@ TEST(Protocols, FiveClassSelections) {
             (std::vector<std::string>{"casme2/sub01/a:happiness", "casme2/sub01/b:others"}));
   EXPECT_EQ(s.samples[1].label, 4);
   expect_excluded(s, "c", "emotion fear");
-  expect_excluded(s, "d", "excluded by the caller");
+  expect_excluded(s, "d", "on the exclusion list (flagged, --exclude-flagged)");
 
   const std::vector<ClipAnnotation> samm = {clip("samm", "006", "x", "others"),
                                             clip("samm", "006", "y", "disgust"),
@@ -360,7 +360,7 @@ TEST(Protocols, RealDataCasme2FiveClass) {
   EXPECT_EQ(s.class_counts(), (std::vector<int64_t>{32, 61, 26, 28, 97}));
   EXPECT_EQ(s.fold_keys().size(), 26u);
   EXPECT_EQ(s.excluded.size(), 11u);
-  for (const auto& f : flagged) expect_excluded(s, f.clip, "excluded by the caller");
+  for (const auto& f : flagged) expect_excluded(s, f.clip, "on the exclusion list (flagged, --exclude-flagged)");
 }
 
 TEST(Protocols, RealDataSammFiveClass) {

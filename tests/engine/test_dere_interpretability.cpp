@@ -49,7 +49,8 @@ TEST(DeReGRLInterpretability, StrongestComponentIsTheGeneratingPart) {
   options.train.weight_decay = defaults.weight_decay;
   options.quiet = true;
   options.threads = 2;
-  models::fit_model_to_data("dere-grl", options.train.model_options, models::DataTraits{});
+  options.train.model_options =
+      models::resolve_model_options("dere-grl", {}, models::DataTraits{});
   ASSERT_EQ(options.train.model_options.at("adm_pool"), "max");
   const auto result = run_loso(dataset, options, dir.string());
   ASSERT_TRUE(result.failures.empty());

@@ -141,6 +141,12 @@ TEST(Loso, OracleProtocolIsLabelledInEveryOutput) {
   EXPECT_NE(result.summary["protocol_note"].get<std::string>().find("ORACLE"), std::string::npos);
   EXPECT_TRUE(result.summary.contains("honest_last_epoch"));
   EXPECT_NE(format_summary_table(result.summary).find("ORACLE"), std::string::npos);
+  // Class names are never cut in the confusion matrix.
+  auto renamed = result.summary;
+  renamed["class_names"] = {"negative", "repression", "happiness_and_more"};
+  const auto table = format_summary_table(renamed);
+  EXPECT_NE(table.find("repression"), std::string::npos) << table;
+  EXPECT_NE(table.find("happiness_and_more"), std::string::npos) << table;
   const auto rows = csv::read_file((dir / "predictions.csv").string());
   for (size_t r = 1; r < rows.size(); ++r) EXPECT_EQ(rows[r].fields.back(), "oracle");
   std::ifstream run_json(dir / "run.json");
@@ -253,6 +259,20 @@ TEST(Loso, FusedAndTorchBackendsTrainTheSameModelWithoutDropout) {
   ASSERT_EQ(pf.size(), pt.size());
   for (size_t i = 0; i < pf.size(); ++i) {
     for (size_t k = 0; k < pf[i].size(); ++k) EXPECT_NEAR(pf[i][k], pt[i][k], 2e-3);
+  }
+  // Training accuracy per epoch (the report's curves): the fused kernel reads it off its
+  // logit gradient, the torch backend off the logits; they agree up to a sample on a tie.
+  for (size_t f = 0; f < fused.outcomes.size(); ++f) {
+    const auto& x = fused.outcomes[f].train_accuracy;
+    const auto& y = torch_run.outcomes[f].train_accuracy;
+    ASSERT_EQ(x.size(), 40u);
+    ASSERT_EQ(y.size(), 40u);
+    for (size_t e = 0; e < x.size(); ++e) {
+      EXPECT_GE(x[e], 0.0);
+      EXPECT_LE(x[e], 1.0);
+      EXPECT_NEAR(x[e], y[e], 0.05) << "epoch " << e + 1;
+    }
+    EXPECT_GT(x.back(), x.front());  // it learns
   }
   fs::remove_all(a);
   fs::remove_all(b);

@@ -135,6 +135,7 @@ TEST(CVAFPF, SaveAndLoadGiveIdenticalOutputs) {
   const auto path = (fs::temp_directory_path() / "mer_test_cva_fpf.pt").string();
   nlohmann::json meta = {{"model", "cva-fpf"},
                          {"model_options", options},
+                         {"model_spec_version", find_model("cva-fpf").version},
                          {"num_classes", 4},
                          {"input_size", 28},
                          {"class_names", {"a", "b", "c", "d"}}};

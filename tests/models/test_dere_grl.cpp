@@ -252,6 +252,7 @@ TEST(DeReGRL, SaveAndLoadGiveIdenticalOutputs) {
   const auto path = (std::filesystem::temp_directory_path() / "mer_test_dere_grl.pt").string();
   nlohmann::json meta = {{"model", "dere-grl"},
                          {"model_options", config.options},
+                         {"model_spec_version", find_model("dere-grl").version},
                          {"num_classes", 3},
                          {"input_size", 28},
                          {"class_names", {"a", "b", "c"}}};

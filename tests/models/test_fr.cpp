@@ -144,6 +144,7 @@ TEST(FR, SaveAndLoadGiveIdenticalOutputs) {
   const auto path = (std::filesystem::temp_directory_path() / "mer_test_fr.pt").string();
   nlohmann::json meta = {{"model", "fr"},
                          {"model_options", config.options},
+                         {"model_spec_version", find_model("fr").version},
                          {"num_classes", 3},
                          {"input_size", 28},
                          {"class_names", {"a", "b", "c"}}};

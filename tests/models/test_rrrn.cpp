@@ -210,6 +210,7 @@ TEST(RRRN, SaveAndLoadGiveIdenticalOutputs) {
   const auto path = (std::filesystem::temp_directory_path() / "mer_test_rrrn.pt").string();
   nlohmann::json meta = {{"model", "rrrn"},
                          {"model_options", config.options},
+                         {"model_spec_version", find_model("rrrn").version},
                          {"num_classes", 3},
                          {"input_size", 28},
                          {"class_names", {"a", "b", "c"}}};

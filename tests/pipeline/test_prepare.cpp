@@ -166,7 +166,7 @@ TEST(RealDataPrepare, CorruptMissingAndFacelessFramesAreSkippedWithTheReason) {
   EXPECT_EQ(dataset.size(), 6);
   EXPECT_EQ(dataset.class_names, (std::vector<std::string>{"disgust", "happiness", "surprise"}));
   const std::string text = format_report(report);
-  EXPECT_NE(text.find("prepared 6 of 11 clips"), std::string::npos) << text;
+  EXPECT_NE(text.find("prepared 6 of 11 clips to prepare"), std::string::npos) << text;
   EXPECT_NE(text.find("no_face 1"), std::string::npos) << text;
 }
 

@@ -83,3 +83,81 @@ TEST(ExplainFigure, UndrawableShapesAndMissingFilesFailClearly) {
 }
 
 }  // namespace mer::report
+
+// Every model's figure names what it shows: for each registered model, a figure of its
+// explanations on a synthetic sample carries the unit of every heat map and bar chart, the
+// names of every region, component, class and AU its explanations are about (from the model's
+// explanation schema and explain_info), and a colour bar.
+#include "data/synthetic.h"
+#include "engine/explain.h"
+#include "models/registry.h"
+
+namespace mer::report {
+
+TEST(ExplainFigure, EveryModelsFigureNamesWhatItShows) {
+  const auto data = data::make_synthetic(
+      data::SyntheticOptions().subjects(2).samples_per_subject(3).face_size(64).seed(3));
+  models::DataTraits traits;
+  traits.faces = traits.onsets = traits.aus = true;
+  for (const auto* spec : models::model_registry()) {
+    SCOPED_TRACE(spec->name);
+    torch::manual_seed(1);
+    models::ModelConfig config;
+    config.num_classes = 3;
+    config.input_size = 28;
+    auto options = models::resolve_model_options(spec->name, {}, traits);
+    // A model with an optional explanation (e.g. AU probabilities) shows it when asked.
+    for (const auto& o : spec->options) {
+      if (o.name == "au") options["au"] = "predicted";
+    }
+    config.options = options;
+    auto model = models::make_model(spec->name, config);
+    model->eval();
+    models::Batch batch;
+    batch.flow = data.flows.slice(0, 0, 1);
+    batch.landmarks = data.landmarks.slice(0, 0, 1);
+    batch.face = data.faces.slice(0, 0, 1).unsqueeze(1).to(torch::kFloat32);
+    batch.onset = batch.face.clone();
+    batch.aus = torch::zeros({1, 21});
+    torch::NoGradGuard no_grad;
+    const auto out = model->forward(batch);
+    ExplainFigureInput in;
+    in.title = "figure test";
+    in.class_names = data.class_names;
+    auto face = data.faces[0].contiguous();
+    in.face = cv::Mat(64, 64, CV_8UC1, face.data_ptr<uint8_t>()).clone();
+    auto flow = data.flows[0].permute({1, 2, 0}).clamp(0, 255).to(torch::kUInt8).contiguous();
+    in.flow = cv::Mat(28, 28, CV_8UC3, flow.data_ptr<uint8_t>()).clone();
+    for (const auto& [name, tensor] : out.explain) in.explain[name] = engine::tensor_to_json(tensor[0]);
+    in.kinds = explanation_kinds_of(spec->name, nullptr);
+    in.units = explanation_units_of(spec->name);
+    in.model_info = model->explain_info();
+    std::vector<std::string> texts;
+    const cv::Mat image = render_explanation(in, ExplainFigureOptions(), &texts);
+    ASSERT_FALSE(image.empty());
+    std::string all;
+    for (const auto& t : texts) all += t + "\n";
+    const auto shows = [&](const std::string& word) { return all.find(word) != std::string::npos; };
+    EXPECT_TRUE(shows("stored")) << "the flow panels' colour bars\n" << all;
+    for (const auto& [name, tensor] : out.explain) {
+      const auto* e = spec->find_explanation(name);
+      ASSERT_NE(e, nullptr) << name;
+      using Kind = models::ExplanationKind;
+      if (e->kind == Kind::kLandmarks || e->kind == Kind::kRegionBoxes) continue;
+      if (e->kind == Kind::kRowProfile && tensor.size(1) < 3) continue;  // not drawn: unreadable
+      EXPECT_TRUE(shows(e->unit.empty() ? name : e->unit)) << name << " has no unit on the figure\n" << all;
+      if (e->kind == Kind::kClassSpatialMaps || e->kind == Kind::kClassScores) {
+        for (const auto& c : data.class_names) EXPECT_TRUE(shows(c)) << name << ": class " << c;
+      }
+      if (e->kind == Kind::kActionUnitProbabilities) EXPECT_TRUE(shows("AU12")) << name;
+      const auto& info = in.model_info;
+      if (info.is_object() && info.contains("labels") && info["labels"].contains(name)) {
+        for (const auto& label : info["labels"][name]) {
+          EXPECT_TRUE(shows(label.get<std::string>())) << name << ": " << label << "\n" << all;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace mer::report

@@ -1,0 +1,134 @@
+#include "cmd_train.h"
+
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "core/error.h"
+#include "engine/batch_source.h"
+#include "engine/data_source.h"
+#include "models/registry.h"
+
+namespace mer::cli {
+
+namespace {
+// Training flags --like-run replaces (the run's settings are taken as a whole).
+const std::vector<std::pair<const char*, const char*>> kTrainingFlags = {
+    {"--lr", "lr"}, {"--batch-size", "batch_size"}, {"--optimizer", "optimizer"},
+    {"--weight-decay", "weight_decay"}, {"--lr-decay", "lr_decay"}, {"--epochs", "epochs"}};
+}  // namespace
+
+TrainCommand::TrainCommand(CLI::App& app) {
+  command_ = app.add_subcommand(
+      "train", "Train one deployable model on every subject (no test subject: training metrics "
+               "only; evaluate with `mer loso`)");
+  auto* c = command_;
+  auto& train = full_.train;
+  const std::string g_data = "Data and output", g_train = "Training", g_run = "Execution";
+  c->add_option("--model", train.model, "model name (see `mer models`)")
+      ->capture_default_str()->group(g_train);
+  c->add_option("--data", data_,
+                "prepared dataset folder or its `mer cache` file (.pt); default: built-in synthetic")
+      ->check(CLI::ExistingPath)->group(g_data);
+  c->add_option("--landmarks", landmarks_, "landmarks file of --data (default DATA/landmarks.csv)")
+      ->check(CLI::ExistingFile)->group(g_data);
+  c->add_option("--parts", parts_, "train on these dataset parts of --data only (comma-separated)")
+      ->delimiter(',')->group(g_data);
+  c->add_option("--out", out_, "output folder: model.pt, summary.json, run.json")
+      ->required()->group(g_data);
+  c->add_option("--like-run", like_run_,
+                "take every training setting (model, options, epochs, lr, ...) from this `mer "
+                "loso` output folder's run.json")
+      ->check(CLI::ExistingDirectory)->group(g_train);
+  c->add_option("--epochs", epochs_, "epochs (default: the model's, see `mer models`)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
+  c->add_option("--lr", train.lr, "learning rate (default: the model's)")
+      ->check(CLI::PositiveNumber)->group(g_train);
+  c->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
+  c->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
+  c->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
+      ->check(CLI::NonNegativeNumber)->group(g_train);
+  c->add_option("--lr-decay", train.lr_decay, "learning-rate decay per epoch, in (0, 1]")
+      ->check(CLI::Range(1e-6, 1.0))->group(g_train);
+  c->add_option("--seed", train.seed, "random seed")->capture_default_str()->group(g_train);
+  c->add_option("--class-weights", train.class_weights, "none or balanced")
+      ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(g_train);
+  c->add_option("--model-opt", model_opts_, "model option key=value (repeatable)")->group(g_train);
+  c->add_option("--threads", full_.threads, "torch threads (0 = all cores)")
+      ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_run);
+  c->add_option("--backend", train.backend, "auto, fused or torch")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "fused", "torch"}))->group(g_run);
+  c->add_option("--device", train.device, "cpu or cuda")
+      ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}))->group(g_run);
+  c->add_flag("--quiet", full_.quiet, "no progress output")->group(g_run);
+  add_synth_options(c, synth_, "Synthetic data (when no --data)");
+  for (const char* flag : {"--model", "--model-opt", "--seed", "--class-weights", "--backend", "--device",
+                           "--lr", "--batch-size", "--optimizer", "--weight-decay", "--lr-decay", "--epochs"}) {
+    c->get_option(flag)->excludes("--like-run");
+  }
+  c->footer(
+      "Examples:\n"
+      "  mer train --model ststnet --data prepared/casme2 --out models/ststnet-casme2\n"
+      "  mer train --data prepared/casme2 --like-run runs/st --out models/st-all\n"
+      "  mer predict --checkpoint models/ststnet-casme2/model.pt --clip FRAMES/sub01/EP02_01f\n"
+      "The model sees every subject: summary.json reports training metrics only. Estimate "
+      "accuracy on new subjects with `mer loso` and the same settings.");
+}
+
+int TrainCommand::run() {
+  auto& train = full_.train;
+  std::string note, run_checksum;
+  std::set<std::string> given;
+  if (!like_run_.empty()) {
+    train = engine::training_options_of_run(like_run_, &note, &run_checksum);
+    for (const auto& [flag, field] : kTrainingFlags) given.insert(field);
+    full_.like_run = like_run_;
+  } else {
+    for (const auto& item : model_opts_) engine::parse_model_option(item, train.model_options);
+    for (const auto& [flag, field] : kTrainingFlags) {
+      if (command_->count(flag) > 0) given.insert(field);
+    }
+  }
+  const auto opened = engine::open_dataset(engine::DataSourceOptions()
+                                               .path(data_)
+                                               .landmarks(landmarks_)
+                                               .parts(parts_)
+                                               .crops(engine::may_read_crops(train.model, train.model_options))
+                                               .synthetic(synth_.options())
+                                               .synthetic_given(synth_.given()));
+  const auto& dataset = opened.dataset;
+  engine::apply_training_defaults(train, given, opened.synthetic);
+  if (epochs_ > 0) train.epochs = epochs_;
+  if (opened.synthetic) {
+    std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n", opened.label.c_str());
+  }
+  if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
+  if (!run_checksum.empty() && run_checksum != dataset.checksum()) {
+    std::fprintf(stderr, "note: %s was run on other data (data checksum %s, this data %s)\n",
+                 like_run_.c_str(), run_checksum.c_str(), dataset.checksum().c_str());
+  }
+  std::string fitted;
+  train.model_options = models::resolve_model_options(train.model, train.model_options,
+                                                      engine::data_traits(dataset), &fitted);
+  if (!fitted.empty()) std::fprintf(stderr, "%s\n", fitted.c_str());
+  full_.data_label = opened.label;
+  full_.landmarks_label = opened.landmarks_label;
+  full_.preprocessing = opened.preprocessing;
+  const auto result = engine::train_full(dataset, full_, out_);
+  const auto& t = result.summary.at("training");
+  std::printf("trained %s on all %lld samples of %lld subjects (%lld epochs%s)\n", train.model.c_str(),
+              static_cast<long long>(t.at("samples").get<int64_t>()),
+              static_cast<long long>(t.at("subjects").get<int64_t>()),
+              static_cast<long long>(t.at("epochs").get<int64_t>()),
+              like_run_.empty() ? "" : (", settings of " + like_run_).c_str());
+  std::printf("no test subject: training metrics only (not an estimate for new subjects)\n");
+  std::printf("  final training loss %.4f, training accuracy %.4f, UF1 %.4f, UAR %.4f\n",
+              t.at("final_loss").get<double>(), t.at("accuracy").get<double>(),
+              t.at("uf1").get<double>(), t.at("uar").get<double>());
+  std::printf("  model: %s/model.pt, summary: %s/summary.json\n", out_.c_str(), out_.c_str());
+  return 0;
+}
+
+}  // namespace mer::cli
