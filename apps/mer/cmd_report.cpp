@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/html_report.h"
 #include "report/report_content.h"
@@ -86,11 +87,7 @@ int ReportCommand::run() {
       content, figures, chart_library,
       report::HtmlReportOptions().title(title_).curve_points(curve_points_));
   if (fs::path(out_).has_parent_path()) fs::create_directories(fs::path(out_).parent_path());
-  {
-    std::ofstream out(out_, std::ios::binary);
-    out << html;
-    if (!out) throw DataError(out_ + ": cannot write");
-  }
+  write_file_atomic(out_, html);
   if (!csv_.empty()) report::write_csv_tables(content, figures, csv_);
   int64_t drawn = 0;
   for (const auto& f : figures) drawn += !f.png.empty();

@@ -27,6 +27,9 @@ struct LoadedCheckpoint {
 // of an unknown model.
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
+// mer::write_file_atomic (core/atomic_file.h) under the name engine callers have used.
+using ::mer::write_file_atomic;
+
 // FNV-1a hash (16 hex digits) of a file's bytes; throws CheckpointError if it cannot be read.
 std::string file_hash(const std::string& path);
 

@@ -454,8 +454,12 @@ class ClipWorker {
       // pixels lie under the occluder (region-weight analysis, bench/occlusion_weights.py).
       const fs::path coverage_file = fs::path(root) / "occlusion" / (job.key + ".png");
       if (fs::is_regular_file(coverage_file)) {
-        const cv::Mat coverage = cv::imread(coverage_file.string(), cv::IMREAD_GRAYSCALE);
-        if (coverage.empty()) return skip("unreadable_image", coverage_file.string(), "cannot decode the coverage mask");
+        cv::Mat coverage;
+        try {
+          coverage = face::read_image(coverage_file.string(), face::ImageMode::kGrey);
+        } catch (const DataError& e) {
+          return skip("unreadable_image", coverage_file.string(), e.what());
+        }
         const int side = clip.alignment.output_size;
         cv::Mat crop;
         cv::warpAffine(coverage, crop, cv::Mat(clip.alignment.matrix), {side, side},

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/version.h"
@@ -24,13 +25,7 @@ using nlohmann::json;
 
 // Written whole or not at all: a reader never sees half a table.
 void write_text(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out) throw DataError(path + ": cannot write");
-  }
-  fs::rename(tmp, path);
+  write_file_atomic(path, text);
 }
 
 std::string esc(const std::string& s) {
@@ -578,7 +573,7 @@ void write_csv_tables(const ReportContent& content,
     if (!e.png.empty()) {
       file = "figures/" + anchor(e.run) + "_" + e.sample + ".png";
       std::replace(file.begin() + 8, file.end(), '/', '_');
-      std::ofstream(fs::path(dir) / file, std::ios::binary) << e.png;
+      write_file_atomic((fs::path(dir) / file).string(), e.png);
     }
     t.add({e.run, e.sample, e.label, e.prediction, e.label == e.prediction,
            file.empty() ? json() : json(file), e.note});
