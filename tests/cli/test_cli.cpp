@@ -108,7 +108,7 @@ TEST(Cli, SynthThenLosoThenResume) {
   // Evaluating against other data is refused.
   r = mer("evaluate --run " + out.string() + " --synth-subjects 3");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.output.find("other data"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not on the data given"), std::string::npos) << r.output;
 
   r = mer("loso --data " + data.string() + " --epochs 3 --batch-size 8 --lr 1e-3 --out " +
           out.string());
