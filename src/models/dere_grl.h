@@ -45,7 +45,7 @@
 //     linear map (shared by the components, no bias) turns the pooled feature into the
 //     component's action feature a_c (`action_dim`). Sharing the map keeps the action
 //     features of different components in one space, so that their sizes compare.
-//     Pooling (`adm_pool`): "max" (what `mer` trains with since session 6) takes, for each feature, the
+//     Pooling (`adm_pool`): "max" (the default) takes, for each feature, the
 //     largest value over the component's nodes of the node features scaled by the map's
 //     weights times the component's node count (1 for every node at the start); "mean" is
 //     the map-weighted mean. With "max" a component acts as strongly as its most moving
