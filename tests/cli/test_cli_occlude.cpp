@@ -156,7 +156,7 @@ TEST_F(CliOcclude, CleanRunEvaluatedOnOccludedData) {
   // Without the flag the checksum check refuses the other data.
   r = mer("evaluate --run " + run.string() + " --data " + occluded.string());
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.output.find("other data"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not on the data given"), std::string::npos) << r.output;
   r = mer("evaluate --run " + run.string() + " --data " + occluded.string() + " --out " + eval.string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("--on-other-data"), std::string::npos) << r.output;
