@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "models/ststnet_fused.h"
+#include "mer/models/ststnet_fused.h"
 
 namespace {
 

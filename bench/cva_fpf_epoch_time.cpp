@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <string>
 
-#include "models/registry.h"
+#include "mer/models/registry.h"
 
 int main(int argc, char** argv) {
   const std::string size = argc > 1 ? argv[1] : "112";

@@ -10,11 +10,11 @@
 #include <iostream>
 #include <string>
 
-#include "face/alignment.h"
-#include "face/apex_spotting.h"
-#include "face/face_detector.h"
-#include "face/image_io.h"
-#include "face/landmarks.h"
+#include "mer/face/alignment.h"
+#include "mer/face/apex_spotting.h"
+#include "mer/face/face_detector.h"
+#include "mer/face/image_io.h"
+#include "mer/face/landmarks.h"
 #include "face_bench_common.h"
 
 using namespace mer::face;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/csv.h"
-#include "core/error.h"
+#include "mer/core/csv.h"
+#include "mer/core/error.h"
 
 namespace mer::face::bench {
 

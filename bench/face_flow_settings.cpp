@@ -12,12 +12,12 @@
 #include <cstdio>
 #include <iostream>
 
-#include "face/alignment.h"
-#include "face/face_detector.h"
-#include "face/image_io.h"
-#include "face/landmarks.h"
-#include "face/motion_map.h"
-#include "face/optical_flow.h"
+#include "mer/face/alignment.h"
+#include "mer/face/face_detector.h"
+#include "mer/face/image_io.h"
+#include "mer/face/landmarks.h"
+#include "mer/face/motion_map.h"
+#include "mer/face/optical_flow.h"
 #include "face_bench_common.h"
 
 using namespace mer::face;

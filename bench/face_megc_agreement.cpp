@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "face/clip_preprocessor.h"
+#include "mer/face/clip_preprocessor.h"
 #include "face_bench_common.h"
 
 using namespace mer::face;

@@ -29,7 +29,7 @@
 #include <string>
 #include <thread>
 
-#include "face/clip_preprocessor.h"
+#include "mer/face/clip_preprocessor.h"
 #include "face_bench_common.h"
 
 using namespace mer::face;

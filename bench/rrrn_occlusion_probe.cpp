@@ -15,12 +15,12 @@
 #include <fstream>
 #include <map>
 
-#include "data/prepared_io.h"
-#include "engine/checkpoint.h"
-#include "engine/loso.h"
-#include "engine/metrics.h"
-#include "engine/results.h"
-#include "models/rrrn.h"
+#include "mer/data/prepared_io.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/engine/loso.h"
+#include "mer/engine/metrics.h"
+#include "mer/engine/results.h"
+#include "mer/models/rrrn.h"
 
 namespace fs = std::filesystem;
 using namespace mer;

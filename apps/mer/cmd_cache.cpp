@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/error.h"
-#include "data/dataset_cache.h"
-#include "data/prepared_io.h"
+#include "mer/core/error.h"
+#include "mer/data/dataset_cache.h"
+#include "mer/data/prepared_io.h"
 
 namespace mer::cli {
 

@@ -2,9 +2,9 @@
 
 #include <cstdio>
 
-#include "core/error.h"
-#include "engine/data_source.h"
-#include "engine/evaluate.h"
+#include "mer/core/error.h"
+#include "mer/engine/data_source.h"
+#include "mer/engine/evaluate.h"
 
 namespace mer::cli {
 

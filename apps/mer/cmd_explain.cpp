@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/error.h"
-#include "engine/data_source.h"
-#include "report/explain_figure.h"
+#include "mer/core/error.h"
+#include "mer/engine/data_source.h"
+#include "mer/report/explain_figure.h"
 
 namespace mer::cli {
 

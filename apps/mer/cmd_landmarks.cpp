@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <map>
 
-#include "core/error.h"
-#include "data/landmarks_io.h"
-#include "data/prepared_io.h"
+#include "mer/core/error.h"
+#include "mer/data/landmarks_io.h"
+#include "mer/data/prepared_io.h"
 
 namespace mer::cli {
 

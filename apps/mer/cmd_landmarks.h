@@ -2,7 +2,7 @@
 // `mer landmarks`: the 68 facial landmarks of every face crop of a prepared dataset (dlib),
 // written as the landmarks file that landmark models read.
 #include "command.h"
-#include "face/crop_landmarks.h"
+#include "mer/face/crop_landmarks.h"
 
 namespace mer::cli {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "command.h"
-#include "engine/loso.h"
+#include "mer/engine/loso.h"
 #include "mpi_session.h"
 
 namespace mer::cli {

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "models/registry.h"
+#include "mer/models/registry.h"
 
 namespace mer::cli {
 

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <thread>
 
-#include "core/error.h"
+#include "mer/core/error.h"
 
 namespace mer::cli {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/occlude.h"
+#include "mer/pipeline/occlude.h"
 
 namespace mer::cli {
 

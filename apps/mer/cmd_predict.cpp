@@ -8,14 +8,14 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "core/atomic_file.h"
-#include "core/error.h"
-#include "core/progress.h"
-#include "engine/checkpoint.h"
-#include "pipeline/prepare.h"
-#include "predict/batch_list.h"
-#include "predict/predictor.h"
-#include "report/prediction_figure.h"
+#include "mer/core/atomic_file.h"
+#include "mer/core/error.h"
+#include "mer/core/progress.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/pipeline/prepare.h"
+#include "mer/predict/batch_list.h"
+#include "mer/predict/predictor.h"
+#include "mer/report/prediction_figure.h"
 
 namespace fs = std::filesystem;
 

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <thread>
 
-#include "core/error.h"
+#include "mer/core/error.h"
 
 namespace mer::cli {
 

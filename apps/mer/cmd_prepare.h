@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/prepare.h"
+#include "mer/pipeline/prepare.h"
 
 namespace mer::cli {
 

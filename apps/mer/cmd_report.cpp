@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/atomic_file.h"
-#include "core/error.h"
-#include "report/html_report.h"
-#include "report/report_content.h"
-#include "report/report_explanations.h"
-#include "report/run_reader.h"
+#include "mer/core/atomic_file.h"
+#include "mer/core/error.h"
+#include "mer/report/html_report.h"
+#include "mer/report/report_content.h"
+#include "mer/report/report_explanations.h"
+#include "mer/report/run_reader.h"
 
 namespace fs = std::filesystem;
 

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "data/prepared_io.h"
+#include "mer/data/prepared_io.h"
 
 namespace mer::cli {
 

@@ -4,10 +4,10 @@
 #include <iostream>
 #include <set>
 
-#include "core/error.h"
-#include "engine/batch_source.h"
-#include "engine/data_source.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/engine/batch_source.h"
+#include "mer/engine/data_source.h"
+#include "mer/models/registry.h"
 
 namespace mer::cli {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "command.h"
-#include "engine/train_full.h"
+#include "mer/engine/train_full.h"
 
 namespace mer::cli {
 

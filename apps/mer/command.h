@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "data/synthetic.h"
+#include "mer/data/synthetic.h"
 
 namespace mer::cli {
 

@@ -16,8 +16,8 @@
 #include "cmd_models.h"
 #include "cmd_synth.h"
 #include "cmd_train.h"
-#include "core/error.h"
-#include "core/version.h"
+#include "mer/core/error.h"
+#include "mer/core/version.h"
 #include "mpi_session.h"
 #ifdef MER_WITH_VISION
 #include "cmd_explain.h"

@@ -2,7 +2,7 @@
 // MPI for the CLI: when mer runs under mpirun (and was built with MPI), each process is one
 // rank of a LOSO run whose folds are shared among the ranks; otherwise a one-process session.
 // Only the CLI knows about MPI; the engine sees a rank, a size and a barrier.
-#include "engine/loso.h"
+#include "mer/engine/loso.h"
 
 namespace mer::cli {
 

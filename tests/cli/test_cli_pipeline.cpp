@@ -12,8 +12,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli/cli_runner.h"
-#include "models/registry.h"
-#include "pipeline/pipeline_fixtures.h"
+#include "mer/models/registry.h"
+#include "mer/pipeline/pipeline_fixtures.h"
 
 namespace fs = std::filesystem;
 using mer::pipeline::testing::FakeCasme;

@@ -12,8 +12,8 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli/cli_runner.h"
-#include "pipeline/clip_analysis.h"
-#include "pipeline/pipeline_fixtures.h"
+#include "mer/pipeline/clip_analysis.h"
+#include "mer/pipeline/pipeline_fixtures.h"
 
 namespace fs = std::filesystem;
 using mer::pipeline::testing::FakeCasme;

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "core/csv.h"
-#include "core/error.h"
+#include "mer/core/csv.h"
+#include "mer/core/error.h"
 
 namespace mer::csv {
 

@@ -3,8 +3,8 @@
 #include <numeric>
 #include <set>
 
-#include "core/checksum.h"
-#include "core/rng.h"
+#include "mer/core/checksum.h"
+#include "mer/core/rng.h"
 
 namespace mer {
 

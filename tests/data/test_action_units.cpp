@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "data/action_units.h"
+#include "mer/data/action_units.h"
 
 namespace mer::data {
 namespace {

@@ -3,9 +3,9 @@
 #include <map>
 #include <set>
 
-#include "core/error.h"
-#include "data/adapters.h"
-#include "data/sheet_fixtures.h"
+#include "mer/core/error.h"
+#include "mer/data/adapters.h"
+#include "mer/data/sheet_fixtures.h"
 
 namespace mer::data {
 namespace {

@@ -1,9 +1,9 @@
 // data::select_parts: one part of a composite, e.g. CASME II of the MEGC2019 set.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "data/dataset.h"
-#include "data/synthetic.h"
+#include "mer/core/error.h"
+#include "mer/data/dataset.h"
+#include "mer/data/synthetic.h"
 
 namespace mer::data {
 namespace {

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
-#include "data/dataset_cache.h"
-#include "data/synthetic.h"
+#include "mer/core/error.h"
+#include "mer/data/dataset_cache.h"
+#include "mer/data/synthetic.h"
 
 namespace fs = std::filesystem;
 

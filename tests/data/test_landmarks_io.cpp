@@ -5,10 +5,10 @@
 #include <limits>
 #include <sstream>
 
-#include "core/error.h"
-#include "data/landmarks_io.h"
-#include "data/prepared_io.h"
-#include "data/synthetic.h"
+#include "mer/core/error.h"
+#include "mer/data/landmarks_io.h"
+#include "mer/data/prepared_io.h"
+#include "mer/data/synthetic.h"
 
 namespace fs = std::filesystem;
 

@@ -4,10 +4,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
-#include "data/action_units.h"
-#include "data/prepared_io.h"
-#include "data/synthetic.h"
+#include "mer/core/error.h"
+#include "mer/data/action_units.h"
+#include "mer/data/prepared_io.h"
+#include "mer/data/synthetic.h"
 
 namespace fs = std::filesystem;
 

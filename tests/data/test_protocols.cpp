@@ -4,10 +4,10 @@
 #include <map>
 #include <set>
 
-#include "core/csv.h"
-#include "core/error.h"
-#include "data/protocols.h"
-#include "data/sheet_fixtures.h"
+#include "mer/core/csv.h"
+#include "mer/core/error.h"
+#include "mer/data/protocols.h"
+#include "mer/data/sheet_fixtures.h"
 
 namespace mer::data {
 namespace {

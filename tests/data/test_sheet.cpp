@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "data/sheet.h"
-#include "data/sheet_fixtures.h"
+#include "mer/core/error.h"
+#include "mer/data/sheet.h"
+#include "mer/data/sheet_fixtures.h"
 
 namespace mer::data {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "models/ststnet.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/models/ststnet.h"
 
 namespace mer::data {
 namespace {

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "data/sheet_fixtures.h"
-#include "data/xlsx.h"
+#include "mer/core/error.h"
+#include "mer/data/sheet_fixtures.h"
+#include "mer/data/xlsx.h"
 
 namespace mer::data {
 namespace {

@@ -4,7 +4,7 @@
 #include <tuple>
 #include <vector>
 
-#include "data/dataset.h"
+#include "mer/data/dataset.h"
 
 namespace mer::testing_fixtures {
 

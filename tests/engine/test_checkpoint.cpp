@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
-#include "engine/checkpoint.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 

@@ -4,10 +4,10 @@
 
 #include <filesystem>
 
-#include "core/error.h"
-#include "data/prepared_io.h"
-#include "engine/data_source.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/data/prepared_io.h"
+#include "mer/engine/data_source.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 

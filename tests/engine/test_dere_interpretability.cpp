@@ -23,9 +23,9 @@
 #include <iostream>
 #include <map>
 
-#include "data/synthetic.h"
-#include "engine/loso.h"
-#include "models/registry.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/loso.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 

@@ -2,8 +2,8 @@
 
 #include <set>
 
-#include "core/error.h"
-#include "engine/folds.h"
+#include "mer/core/error.h"
+#include "mer/engine/folds.h"
 #include "engine_fixtures.h"
 
 namespace mer::engine {

@@ -1,9 +1,9 @@
 // engine::infer: one motion map through a checkpointed model, as `mer predict` does.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "engine/inference.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/engine/inference.h"
+#include "mer/models/registry.h"
 
 namespace mer::engine {
 namespace {

@@ -3,15 +3,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/csv.h"
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "engine/checkpoint.h"
-#include "engine/evaluate.h"
-#include "engine/loso.h"
-#include "engine/results.h"
+#include "mer/core/csv.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/engine/evaluate.h"
+#include "mer/engine/loso.h"
+#include "mer/engine/results.h"
 #include "engine_fixtures.h"
-#include "models/registry.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "engine/metrics.h"
+#include "mer/core/error.h"
+#include "mer/engine/metrics.h"
 
 namespace mer::engine {
 

@@ -9,8 +9,8 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 
-#include "core/error.h"
-#include "face/landmarks.h"
+#include "mer/core/error.h"
+#include "mer/face/landmarks.h"
 
 namespace mer::face::testing {
 

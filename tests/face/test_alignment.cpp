@@ -2,10 +2,10 @@
 
 #include <cmath>
 
-#include "core/error.h"
-#include "face/alignment.h"
-#include "face/face_detector.h"
-#include "face/image_io.h"
+#include "mer/core/error.h"
+#include "mer/face/alignment.h"
+#include "mer/face/face_detector.h"
+#include "mer/face/image_io.h"
 #include "face_fixtures.h"
 
 namespace mer::face {

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-#include "core/error.h"
-#include "face/apex_spotting.h"
+#include "mer/core/error.h"
+#include "mer/face/apex_spotting.h"
 #include "face_fixtures.h"
 
 namespace mer::face {

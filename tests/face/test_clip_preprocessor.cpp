@@ -4,8 +4,8 @@
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
-#include "core/error.h"
-#include "face/clip_preprocessor.h"
+#include "mer/core/error.h"
+#include "mer/face/clip_preprocessor.h"
 #include "face_fixtures.h"
 
 namespace fs = std::filesystem;

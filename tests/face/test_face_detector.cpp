@@ -2,10 +2,10 @@
 
 #include <fstream>
 
-#include "core/error.h"
-#include "face/face_detector.h"
-#include "face/image_io.h"
-#include "face/landmarks.h"
+#include "mer/core/error.h"
+#include "mer/face/face_detector.h"
+#include "mer/face/image_io.h"
+#include "mer/face/landmarks.h"
 #include "face_fixtures.h"
 
 namespace mer::face {

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "face/motion_map.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/face/motion_map.h"
 
 namespace mer::face {
 namespace {

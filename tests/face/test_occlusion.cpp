@@ -7,9 +7,9 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "face/occlusion.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/face/occlusion.h"
 
 namespace mer::face {
 namespace {

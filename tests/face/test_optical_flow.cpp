@@ -2,8 +2,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "core/error.h"
-#include "face/optical_flow.h"
+#include "mer/core/error.h"
+#include "mer/face/optical_flow.h"
 #include "face_fixtures.h"
 
 namespace mer::face {

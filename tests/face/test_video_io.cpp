@@ -8,8 +8,8 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "core/error.h"
-#include "face/video_io.h"
+#include "mer/core/error.h"
+#include "mer/face/video_io.h"
 
 namespace fs = std::filesystem;
 using mer::face::ImageMode;

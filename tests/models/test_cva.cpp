@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "models/cva.h"
+#include "mer/core/error.h"
+#include "mer/models/cva.h"
 
 namespace mer::models {
 

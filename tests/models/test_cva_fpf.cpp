@@ -2,13 +2,13 @@
 
 #include <filesystem>
 
-#include "core/error.h"
-#include "data/action_units.h"
-#include "data/synthetic.h"
-#include "engine/checkpoint.h"
-#include "engine/loso.h"
-#include "models/cva_fpf.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/data/action_units.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/engine/loso.h"
+#include "mer/models/cva_fpf.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 

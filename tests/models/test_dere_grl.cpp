@@ -3,11 +3,11 @@
 #include <filesystem>
 #include <set>
 
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "engine/checkpoint.h"
-#include "models/dere_grl.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/models/dere_grl.h"
+#include "mer/models/registry.h"
 
 namespace mer::models {
 

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/error.h"
-#include "engine/checkpoint.h"
-#include "models/fr.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/models/fr.h"
+#include "mer/models/registry.h"
 
 namespace mer::models {
 

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <set>
 
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "engine/checkpoint.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 

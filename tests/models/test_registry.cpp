@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "models/registry.h"
+#include "mer/core/error.h"
+#include "mer/models/registry.h"
 
 namespace mer::models {
 

@@ -3,13 +3,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
-#include "data/synthetic.h"
-#include "engine/checkpoint.h"
-#include "engine/loso.h"
-#include "models/dere_grl.h"
-#include "models/registry.h"
-#include "models/rrrn.h"
+#include "mer/core/error.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/engine/loso.h"
+#include "mer/models/dere_grl.h"
+#include "mer/models/registry.h"
+#include "mer/models/rrrn.h"
 
 namespace mer::models {
 

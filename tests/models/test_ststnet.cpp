@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "models/ststnet.h"
+#include "mer/core/error.h"
+#include "mer/models/ststnet.h"
 
 namespace mer::models {
 

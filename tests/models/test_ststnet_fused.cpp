@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "models/ststnet_fused.h"
+#include "mer/core/error.h"
+#include "mer/models/ststnet_fused.h"
 
 namespace mer::models {
 namespace {

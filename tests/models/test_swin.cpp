@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "models/swin.h"
+#include "mer/core/error.h"
+#include "mer/models/swin.h"
 
 namespace mer::models {
 

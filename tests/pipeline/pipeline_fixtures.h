@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "face/landmarks.h"
+#include "mer/face/landmarks.h"
 
 namespace mer::pipeline::testing {
 

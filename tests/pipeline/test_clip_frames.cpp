@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/clip_analysis.h"
+#include "mer/pipeline/clip_analysis.h"
 
 namespace fs = std::filesystem;
 

@@ -4,10 +4,10 @@
 #include <fstream>
 #include <set>
 
-#include "core/error.h"
-#include "face/clip_preprocessor.h"
-#include "pipeline/clip_analysis.h"
-#include "pipeline/facial_regions.h"
+#include "mer/core/error.h"
+#include "mer/face/clip_preprocessor.h"
+#include "mer/pipeline/clip_analysis.h"
+#include "mer/pipeline/facial_regions.h"
 #include "pipeline_fixtures.h"
 
 namespace mer::pipeline {

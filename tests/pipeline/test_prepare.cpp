@@ -7,9 +7,9 @@
 #include <set>
 #include <thread>
 
-#include "core/error.h"
-#include "data/prepared_io.h"
-#include "pipeline/prepare.h"
+#include "mer/core/error.h"
+#include "mer/data/prepared_io.h"
+#include "mer/pipeline/prepare.h"
 #include "pipeline_fixtures.h"
 
 namespace mer::pipeline {

@@ -15,13 +15,13 @@
 #include <random>
 #include <sstream>
 
-#include "core/error.h"
-#include "data/dataset_cache.h"
-#include "data/landmarks_io.h"
-#include "data/prepared_io.h"
-#include "data/sheet.h"
-#include "data/sheet_fixtures.h"
-#include "data/synthetic.h"
+#include "mer/core/error.h"
+#include "mer/data/dataset_cache.h"
+#include "mer/data/landmarks_io.h"
+#include "mer/data/prepared_io.h"
+#include "mer/data/sheet.h"
+#include "mer/data/sheet_fixtures.h"
+#include "mer/data/synthetic.h"
 
 namespace mer::reliability {
 namespace {

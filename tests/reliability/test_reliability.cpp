@@ -10,10 +10,10 @@
 #include <random>
 #include <set>
 
-#include "core/atomic_file.h"
-#include "core/image_check.h"
-#include "core/utf8.h"
-#include "pipeline/pipeline_fixtures.h"
+#include "mer/core/atomic_file.h"
+#include "mer/core/image_check.h"
+#include "mer/core/utf8.h"
+#include "mer/pipeline/pipeline_fixtures.h"
 #include "reliability_fixtures.h"
 
 namespace mer::reliability {

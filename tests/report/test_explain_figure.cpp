@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "data/dataset.h"
-#include "report/explain_figure.h"
+#include "mer/core/error.h"
+#include "mer/data/dataset.h"
+#include "mer/report/explain_figure.h"
 
 namespace mer::report {
 
@@ -88,9 +88,9 @@ TEST(ExplainFigure, UndrawableShapesAndMissingFilesFailClearly) {
 // explanations on a synthetic sample carries the unit of every heat map and bar chart, the
 // names of every region, component, class and AU its explanations are about (from the model's
 // explanation schema and explain_info), and a colour bar.
-#include "data/synthetic.h"
-#include "engine/explain.h"
-#include "models/registry.h"
+#include "mer/data/synthetic.h"
+#include "mer/engine/explain.h"
+#include "mer/models/registry.h"
 
 namespace mer::report {
 

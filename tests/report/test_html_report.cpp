@@ -8,12 +8,12 @@
 #include <set>
 #include <sstream>
 
-#include "core/csv.h"
-#include "core/error.h"
-#include "report/html_report.h"
-#include "report/report_content.h"
-#include "report/run_reader.h"
-#include "report/run_statistics.h"
+#include "mer/core/csv.h"
+#include "mer/core/error.h"
+#include "mer/report/html_report.h"
+#include "mer/report/report_content.h"
+#include "mer/report/run_reader.h"
+#include "mer/report/run_statistics.h"
 #include "report_fixtures.h"
 
 namespace fs = std::filesystem;

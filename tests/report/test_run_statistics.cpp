@@ -2,10 +2,10 @@
 
 #include <cmath>
 
-#include "core/error.h"
-#include "core/rng.h"
-#include "engine/metrics.h"
-#include "report/run_statistics.h"
+#include "mer/core/error.h"
+#include "mer/core/rng.h"
+#include "mer/engine/metrics.h"
+#include "mer/report/run_statistics.h"
 
 namespace mer::report {
 

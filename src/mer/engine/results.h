@@ -1,0 +1,42 @@
+#pragma once
+// Result files of a LOSO run: per-fold fold.json (the resume marker), predictions.csv and
+// summary.json, and the results table printed to the terminal. Every file names the
+// protocol; oracle results say ORACLE.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "mer/data/dataset.h"
+#include "mer/engine/metrics.h"
+#include "mer/engine/trainer.h"
+
+namespace mer::engine {
+
+nlohmann::json outcome_to_json(const FoldOutcome& outcome, const data::Dataset& dataset);
+// Throws Error if the JSON does not describe this dataset's samples.
+FoldOutcome outcome_from_json(const nlohmann::json& json, const data::Dataset& dataset);
+
+struct RunDescription {
+  std::string model;
+  TrainOptions options;
+  std::string backend;
+  std::string data;  // dataset folder, or "synthetic(...)"
+  std::string data_checksum;
+  int64_t folds_total = 0;
+  int64_t threads = 1;
+  double seconds = 0;
+};
+
+// Pools all outcomes (MEGC definition) and per dataset part; returns summary.json content.
+nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data::Dataset& dataset,
+                            const RunDescription& run);
+
+std::string predictions_csv(const std::vector<FoldOutcome>& outcomes, const data::Dataset& dataset,
+                            Protocol protocol);
+
+// Human-readable table of a summary (the same figures as summary.json).
+std::string format_summary_table(const nlohmann::json& summary);
+
+nlohmann::json metrics_to_json(const Metrics& metrics);
+
+}  // namespace mer::engine

@@ -1,0 +1,442 @@
+#include "mer/engine/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+
+#include "mer/core/error.h"
+#include "mer/core/rng.h"
+#include "mer/engine/batch_source.h"
+#include "mer/engine/metrics.h"
+#include "mer/models/registry.h"
+#include "mer/models/ststnet_fused.h"  // FastRng, fill_dropout_scale
+
+namespace mer::engine {
+
+std::string protocol_name(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::kHonest: return "honest";
+    case Protocol::kInnerVal: return "inner-val";
+    case Protocol::kOracle: return "oracle";
+  }
+  return "?";
+}
+
+Protocol parse_protocol(const std::string& name) {
+  if (name == "honest") return Protocol::kHonest;
+  if (name == "inner-val") return Protocol::kInnerVal;
+  if (name == "oracle") return Protocol::kOracle;
+  throw ConfigError("unknown protocol '" + name + "' (honest, inner-val, oracle)");
+}
+
+std::string protocol_note(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::kHonest:
+      return "honest: fixed epoch count, model of the last epoch; the test subject is never "
+             "looked at during training";
+    case Protocol::kInnerVal:
+      return "inner-val: epoch chosen on validation subjects held out from the training "
+             "subjects; the test subject is never looked at during training";
+    case Protocol::kOracle:
+      return "ORACLE: epoch chosen by accuracy on the TEST subject (as many published repos "
+             "do); inflated, for reproducing paper tables only, not an honest estimate";
+  }
+  return "";
+}
+
+void TrainOptions::validate() const {
+  models::find_model(model);
+  if (epochs < 1) throw ConfigError("--epochs must be >= 1");
+  if (!(lr > 0.0) || !std::isfinite(lr)) throw ConfigError("--lr must be a positive number");
+  if (batch_size < 1) throw ConfigError("--batch-size must be >= 1");
+  if (optimizer != "adam" && optimizer != "adamw" && optimizer != "sgd") {
+    throw ConfigError("--optimizer '" + optimizer + "': use adam, adamw or sgd");
+  }
+  if (!(weight_decay >= 0.0) || !std::isfinite(weight_decay)) {
+    throw ConfigError("--weight-decay must be a finite number >= 0");
+  }
+  if (!(lr_decay > 0.0) || !(lr_decay <= 1.0)) throw ConfigError("--lr-decay must be in (0, 1]");
+  if (lr_decay != 1.0 && resolve_backend(*this) == "fused") {
+    throw ConfigError("--lr-decay is not supported by the fused STSTNet backend (use --backend torch)");
+  }
+  if (!(momentum >= 0.0) || !(momentum < 1.0)) throw ConfigError("--momentum must be in [0, 1)");
+  if (class_weights != "none" && class_weights != "balanced") {
+    throw ConfigError("--class-weights '" + class_weights + "': use none or balanced");
+  }
+  if (protocol == Protocol::kInnerVal &&
+      !(validation_fraction > 0.0 && validation_fraction < 1.0)) {
+    throw ConfigError("--val-fraction must be in (0, 1) for the inner-val protocol");
+  }
+  if (patience < 0) throw ConfigError("--patience must be >= 0");
+  if (backend != "auto" && backend != "fused" && backend != "torch") {
+    throw ConfigError("--backend '" + backend + "': use auto, fused or torch");
+  }
+  if (device != "cpu" && device != "cuda") {
+    throw ConfigError("--device '" + device + "': use cpu or cuda");
+  }
+  if (device == "cuda" && !torch::cuda::is_available()) {
+    throw ConfigError("--device cuda: this LibTorch build has no CUDA or no GPU is visible");
+  }
+  if (backend == "fused" && (!models::find_model(model).fused_cpu_kernel || device != "cpu")) {
+    throw ConfigError("--backend fused: model '" + model + "' has no fused CPU kernel" +
+                      (device != "cpu" ? " on --device " + device : std::string()) +
+                      " (use --backend torch or auto)");
+  }
+}
+
+std::string resolve_backend(const TrainOptions& options) {
+  if (options.backend != "auto") return options.backend;
+  return models::find_model(options.model).fused_cpu_kernel && options.device == "cpu" ? "fused"
+                                                                                       : "torch";
+}
+
+models::ModelPtr make_seeded_model(const TrainOptions& options, const data::Dataset& dataset,
+                                   uint64_t init_seed) {
+  // torch's default generator is process-global: hold it while initialising so that folds
+  // built concurrently on several threads each get exactly their own seed's weights.
+  static std::mutex init_mutex;
+  std::lock_guard<std::mutex> lock(init_mutex);
+  torch::manual_seed(init_seed);
+  models::ModelConfig config;
+  config.num_classes = dataset.num_classes();
+  config.input_size = dataset.flow_side();
+  // Fitted to the data (idempotent for options a run has resolved already), so that a model
+  // built here is the one `mer loso` trains.
+  config.options =
+      models::resolve_model_options(options.model, options.model_options, data_traits(dataset));
+  return models::make_model(options.model, config);
+}
+
+namespace {
+
+constexpr int64_t kPredictChunk = 512;
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const models::ModelPtr& model,
+                                                        const TrainOptions& o) {
+  auto params = model->parameters();
+  if (o.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+  }
+  if (o.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(
+      params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+}
+
+// Inverse class frequency over the fold's training samples (sklearn's "balanced").
+std::vector<float> balanced_weights(const data::Dataset& dataset,
+                                    const std::vector<int64_t>& train) {
+  std::vector<double> count(dataset.num_classes(), 0.0);
+  for (auto i : train) count[dataset.samples[i].label] += 1.0;
+  std::vector<float> weights(count.size(), 0.0f);
+  for (size_t k = 0; k < count.size(); ++k) {
+    weights[k] = count[k] > 0 ? static_cast<float>(train.size() / (count.size() * count[k])) : 0.f;
+  }
+  return weights;
+}
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // One pass over the training samples in the given order; returns the mean loss and sets
+  // `accuracy` to the share of them whose training-mode forward predicted the label.
+  virtual double train_epoch(const std::vector<int64_t>& order, double& accuracy) = 0;
+  // Class probabilities [n, K] (CPU float) of the current model, eval mode.
+  virtual torch::Tensor predict(const std::vector<int64_t>& indices) = 0;
+};
+
+class FusedBackend : public Backend {
+ public:
+  FusedBackend(const data::Dataset& dataset, models::ModelPtr model, const TrainOptions& options,
+               uint64_t dropout_seed, std::vector<float> class_weights)
+      : dataset_(dataset),
+        model_(model),
+        kernel_(models::find_model(options.model).fused_cpu_kernel(*model)),
+        num_classes_(model->num_classes()),
+        optimizer_(make_optimizer(model, options)),
+        batch_size_(options.batch_size),
+        dropout_(kernel_->dropout()),
+        rng_(dropout_seed),
+        class_weights_(std::move(class_weights)) {
+    flows_ = dataset.flows.contiguous();
+    sample_floats_ = flows_[0].numel();
+    mask_floats_ = kernel_->dropout_floats_per_sample();
+    inputs_.resize(batch_size_ * sample_floats_);
+    labels_.resize(batch_size_);
+    masks_.resize(batch_size_ * mask_floats_);
+  }
+
+  double train_epoch(const std::vector<int64_t>& order, double& accuracy) override {
+    double total = 0.0;
+    int64_t correct = 0;
+    const float* base = flows_.data_ptr<float>();
+    for (size_t start = 0; start < order.size(); start += batch_size_) {
+      const int64_t n = std::min<int64_t>(batch_size_, order.size() - start);
+      for (int64_t b = 0; b < n; ++b) {
+        const int64_t i = order[start + b];
+        std::copy_n(base + i * sample_floats_, sample_floats_, inputs_.data() + b * sample_floats_);
+        labels_[b] = dataset_.samples[i].label;
+      }
+      const float* masks = nullptr;
+      if (dropout_ > 0.f && mask_floats_ > 0) {
+        models::fill_dropout_scale(rng_, dropout_, masks_.data(), n * mask_floats_);
+        masks = masks_.data();
+      }
+      const float loss = kernel_->train_step(inputs_.data(), labels_.data(), n, masks,
+                                             class_weights_.empty() ? nullptr
+                                                                    : class_weights_.data(),
+                                             &correct);
+      optimizer_->step();
+      total += static_cast<double>(loss) * n;
+    }
+    accuracy = static_cast<double>(correct) / std::max<size_t>(order.size(), 1);
+    return total / std::max<size_t>(order.size(), 1);
+  }
+
+  torch::Tensor predict(const std::vector<int64_t>& indices) override {
+    const int64_t k = num_classes_;
+    auto logits = torch::empty({static_cast<int64_t>(indices.size()), k});
+    std::vector<float> chunk;
+    const float* base = flows_.data_ptr<float>();
+    for (size_t start = 0; start < indices.size(); start += kPredictChunk) {
+      const int64_t n = std::min<int64_t>(kPredictChunk, indices.size() - start);
+      chunk.resize(n * sample_floats_);
+      for (int64_t b = 0; b < n; ++b) {
+        std::copy_n(base + indices[start + b] * sample_floats_, sample_floats_,
+                    chunk.data() + b * sample_floats_);
+      }
+      kernel_->predict(chunk.data(), n, logits.data_ptr<float>() + start * k);
+    }
+    return torch::softmax(logits, 1);
+  }
+
+ private:
+  const data::Dataset& dataset_;
+  models::ModelPtr model_;  // the module whose parameters the kernel trains
+  std::unique_ptr<models::FusedCpuKernel> kernel_;
+  int64_t num_classes_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  int64_t batch_size_;
+  float dropout_;
+  models::FastRng rng_;
+  std::vector<float> class_weights_;
+  torch::Tensor flows_;
+  int64_t sample_floats_ = 0, mask_floats_ = 0;
+  std::vector<float> inputs_, masks_;
+  std::vector<int64_t> labels_;
+};
+
+class TorchBackend : public Backend {
+ public:
+  TorchBackend(const data::Dataset& dataset, models::ModelPtr model, const TrainOptions& options,
+               const std::vector<float>& class_weights)
+      : model_(std::move(model)),
+        device_(options.device),
+        batch_size_(options.batch_size),
+        lr_decay_(options.lr_decay),
+        source_(dataset, device_) {
+    model_->to(device_);
+    optimizer_ = make_optimizer(model_, options);
+    if (!class_weights.empty()) weights_ = torch::tensor(class_weights).to(device_);
+  }
+
+  double train_epoch(const std::vector<int64_t>& order, double& accuracy) override {
+    namespace F = torch::nn::functional;
+    model_->train();
+    double total = 0.0;
+    int64_t correct = 0;
+    auto all = torch::tensor(order, torch::kInt64).to(device_);
+    for (int64_t start = 0; start < all.size(0); start += batch_size_) {
+      auto idx = all.slice(0, start, std::min<int64_t>(start + batch_size_, all.size(0)));
+      const auto batch = source_.gather(idx, /*with_labels=*/true);
+      auto out = model_->forward(batch);
+      auto options = F::CrossEntropyFuncOptions();
+      if (weights_.defined()) options.weight(weights_);
+      auto loss = F::cross_entropy(out.logits, batch.labels, options);
+      if (out.aux_loss.defined()) loss = loss + out.aux_loss;
+      optimizer_->zero_grad();
+      loss.backward();
+      optimizer_->step();
+      total += loss.item<double>() * idx.size(0);
+      correct += out.logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+    }
+    if (lr_decay_ != 1.0) {  // exponential decay, once per epoch
+      for (auto& group : optimizer_->param_groups()) {
+        group.options().set_lr(group.options().get_lr() * lr_decay_);
+      }
+    }
+    accuracy = static_cast<double>(correct) / std::max<size_t>(order.size(), 1);
+    return total / std::max<size_t>(order.size(), 1);
+  }
+
+  torch::Tensor predict(const std::vector<int64_t>& indices) override {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    std::vector<torch::Tensor> parts;
+    auto all = torch::tensor(indices, torch::kInt64).to(device_);
+    for (int64_t start = 0; start < all.size(0); start += kPredictChunk) {
+      auto idx = all.slice(0, start, std::min<int64_t>(start + kPredictChunk, all.size(0)));
+      parts.push_back(
+          torch::softmax(model_->forward(source_.gather(idx, /*with_labels=*/false)).logits, 1));
+    }
+    return torch::cat(parts).to(torch::kCPU).to(torch::kFloat32);
+  }
+
+ private:
+  models::ModelPtr model_;
+  torch::Device device_;
+  int64_t batch_size_;
+  double lr_decay_;
+  BatchSource source_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  torch::Tensor weights_;
+};
+
+using StateSnapshot = std::vector<torch::Tensor>;
+
+StateSnapshot snapshot(const models::ModelPtr& model) {
+  torch::NoGradGuard no_grad;
+  StateSnapshot state;
+  for (const auto& p : model->parameters()) state.push_back(p.detach().clone());
+  for (const auto& b : model->buffers()) state.push_back(b.detach().clone());
+  return state;
+}
+
+void restore(const models::ModelPtr& model, const StateSnapshot& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& p : model->parameters()) p.copy_(state[i++]);
+  for (auto& b : model->buffers()) b.copy_(state[i++]);
+}
+
+std::vector<int64_t> argmax_rows(const torch::Tensor& probs) {
+  auto idx = probs.argmax(1).to(torch::kInt64).contiguous();
+  return {idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()};
+}
+
+std::vector<std::vector<float>> rows_of(const torch::Tensor& probs) {
+  auto p = probs.contiguous();
+  std::vector<std::vector<float>> out(p.size(0));
+  for (int64_t i = 0; i < p.size(0); ++i) {
+    out[i].assign(p[i].data_ptr<float>(), p[i].data_ptr<float>() + p.size(1));
+  }
+  return out;
+}
+
+std::vector<int64_t> labels_of(const data::Dataset& dataset, const std::vector<int64_t>& indices) {
+  std::vector<int64_t> out;
+  for (auto i : indices) out.push_back(dataset.samples[i].label);
+  return out;
+}
+
+}  // namespace
+
+FoldTrainer::FoldTrainer(const data::Dataset& dataset, TrainOptions options)
+    : dataset_(dataset), options_(std::move(options)) {
+  options_.validate();
+}
+
+FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
+                             const std::function<void(int64_t)>& on_epoch) const {
+  const auto start_time = std::chrono::steady_clock::now();
+  MER_CHECK(!fold.train.empty(), "fold " + fold.key + " has no training samples");
+  // Seeds derive from the fold's position among all folds, so that a run on a subset of
+  // folds reproduces exactly the same folds of a full run.
+  const uint64_t base = static_cast<uint64_t>(fold.index) * 3;
+  model = make_seeded_model(options_, dataset_, derive_seed(options_.seed, base));
+  const uint64_t dropout_seed = derive_seed(options_.seed, base + 2);
+  const auto weights = options_.class_weights == "balanced"
+                           ? balanced_weights(dataset_, fold.train)
+                           : std::vector<float>{};
+  std::unique_ptr<Backend> backend;
+  if (resolve_backend(options_) == "fused") {
+    backend = std::make_unique<FusedBackend>(dataset_, model, options_, dropout_seed, weights);
+  } else {
+    // On the CPU each fold draws dropout from its own generator, so folds may train
+    // concurrently and still give the same results whatever the thread count.
+    if (options_.device == "cpu") model->set_generator(models::make_cpu_generator(dropout_seed));
+    torch::manual_seed(dropout_seed);
+    backend = std::make_unique<TorchBackend>(dataset_, model, options_, weights);
+  }
+
+  FoldOutcome outcome;
+  outcome.key = fold.key;
+  outcome.samples = fold.test;
+  SplitMix64 shuffle_rng(derive_seed(options_.seed, base + 1));
+  const auto val_labels = labels_of(dataset_, fold.validation);
+  const auto test_labels = labels_of(dataset_, fold.test);
+  double best_score = -1.0, best_tiebreak = 0.0;
+  int64_t since_best = 0;
+  torch::Tensor selected_probs;
+  StateSnapshot selected_state;
+  for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
+    std::vector<int64_t> order = fold.train;
+    shuffle(order, shuffle_rng);
+    double accuracy = 0.0;
+    const double loss = backend->train_epoch(order, accuracy);
+    if (!std::isfinite(loss)) {
+      throw Error("fold " + fold.key + ": training loss became " + std::to_string(loss) +
+                  " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
+    }
+    outcome.train_loss.push_back(loss);
+    outcome.train_accuracy.push_back(accuracy);
+    outcome.epochs_run = epoch;
+    if (options_.protocol == Protocol::kOracle) {
+      // ORACLE protocol only: the test subject's accuracy picks the epoch (later epochs win
+      // ties, as in the PyTorch reference).
+      auto probs = backend->predict(fold.test);
+      const auto m = compute_metrics(test_labels, argmax_rows(probs), dataset_.num_classes());
+      outcome.selection_score.push_back(m.accuracy);
+      if (m.accuracy >= best_score) {
+        best_score = m.accuracy;
+        selected_probs = probs;
+        outcome.epoch_used = epoch;
+      }
+    } else if (options_.protocol == Protocol::kInnerVal) {
+      auto probs = backend->predict(fold.validation);
+      const auto m = compute_metrics(val_labels, argmax_rows(probs), dataset_.num_classes());
+      // Ties in validation UF1 go to the lower validation NLL.
+      double nll = 0.0;
+      for (size_t i = 0; i < val_labels.size(); ++i) {
+        nll -= std::log(std::max(probs[i][val_labels[i]].item<double>(), 1e-12));
+      }
+      outcome.selection_score.push_back(m.uf1);
+      if (m.uf1 > best_score || (m.uf1 == best_score && nll < best_tiebreak)) {
+        best_score = m.uf1;
+        best_tiebreak = nll;
+        selected_state = snapshot(model);
+        outcome.epoch_used = epoch;
+        since_best = 0;
+      } else if (options_.patience > 0 && ++since_best >= options_.patience) {
+        if (on_epoch) on_epoch(epoch);
+        break;
+      }
+    }
+    if (on_epoch) on_epoch(epoch);
+  }
+  const auto last_probs = backend->predict(fold.test);
+  outcome.last_epoch_predictions = argmax_rows(last_probs);
+  switch (options_.protocol) {
+    case Protocol::kHonest:
+      selected_probs = last_probs;
+      outcome.epoch_used = outcome.epochs_run;
+      break;
+    case Protocol::kOracle:
+      break;
+    case Protocol::kInnerVal:
+      restore(model, selected_state);
+      selected_probs = backend->predict(fold.test);
+      break;
+  }
+  outcome.predictions = argmax_rows(selected_probs);
+  outcome.probabilities = rows_of(selected_probs);
+  model->to(torch::kCPU);
+  outcome.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  return outcome;
+}
+
+}  // namespace mer::engine
