@@ -7,14 +7,7 @@
 // and what that makes on `threads` otherwise idle cores (the box is often shared, and CPU time
 // is far less sensitive to other load than wall time), and the mean time per stage.
 //
-// Measured 2026-11-23 on the 2-core dev box while another session trained on one core and
-// compiled (load ~5), 40 clips, defaults (TV-L1 112 px, 3 scales, 3 warps), 28x28 maps:
-//   1 thread : 12.8 clips/s wall; per clip read 2, detect 10, landmarks 3, align 1, flow 62,
-//              map 0.2, total 78 ms
-//   2 threads: 9.0-9.5 clips/s wall (each thread got ~0.7 core), CPU 70-87 ms per clip,
-//              i.e. 23-28 clips/s on 2 idle cores
-//   full quality (TvL1Options::full_quality()), 2 threads: CPU 334 ms per clip, 6.0 clips/s on
-//              2 idle cores
+// Results, with the machine and load: docs/benchmarks.md, "Face and motion pipeline".
 //
 // Usage: face_throughput [clips=40] [threads=2] [default|full|SIZExSCALESxWARPS] [opencv_threads=1]
 //   full: TvL1Options::full_quality(); e.g. 128x3x2: working size 128, 3 scales, 2 warps.

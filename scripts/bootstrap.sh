@@ -21,11 +21,13 @@ done
 # (libavcodec59, libavformat59) and GStreamer: `mer predict --video`, `mer prepare --video-root`.
 packages=(build-essential cmake ninja-build pkg-config
           libtorch-dev libopencv-dev libopencv-videoio-dev libopencv-contrib-dev libdlib-dev libdlib-data
-          libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libpugixml-dev
+          libcli11-dev nlohmann-json3-dev libzip-dev libpugixml-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
-          libjs-chart.js)
+          libjs-chart.js
+          pybind11-dev python3-dev python3-torch python3-numpy)
 # The report's browser test (ctest -L browser) loads a page in headless Chromium.
-if [ "$tests" = ON ]; then packages+=(chromium); fi
+# The Python tests run under pytest.
+if [ "$tests" = ON ]; then packages+=(chromium python3-pytest); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,7 +41,14 @@ if ((${#missing[@]})); then
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
+# The Python module is built for Debian's interpreter, the one python3-torch belongs to.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DMER_BUILD_TESTS="$tests" -DMER_BUILD_BENCH="$bench" >/dev/null
+  -DMER_BUILD_TESTS="$tests" -DMER_BUILD_BENCH="$bench" \
+  -DMER_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build build -j "$jobs"
-echo "built: build/mer"
+# `import mer` for this user: a .pth file in Debian Python's user site pointing at
+# build/python (like an editable install; nothing is copied, a rebuild is seen at once).
+user_site=$(/usr/bin/python3 -m site --user-site)
+mkdir -p "$user_site"
+echo "$(pwd)/build/python" > "$user_site/mer.pth"
+echo "built: build/mer, Python module mer (build/python, registered in $user_site/mer.pth)"

@@ -14,6 +14,7 @@
 #include "mer/engine/checkpoint.h"
 #include "mer/pipeline/prepare.h"
 #include "mer/predict/batch_list.h"
+#include "mer/predict/prediction_json.h"
 #include "mer/predict/predictor.h"
 #include "mer/report/prediction_figure.h"
 
@@ -250,44 +251,9 @@ int PredictCommand::run() {
   if (!png_.empty()) write_figure(predictor, p, png_, top_, models);
 
   if (json_) {
-    nlohmann::json probs = nlohmann::json::object(), regions = nlohmann::json::array();
-    for (size_t k = 0; k < result.class_names.size(); ++k) {
-      probs[result.class_names[k]] = std::round(result.probabilities[k] * 1e6) / 1e6;
-    }
-    for (const auto& r : p.analysis.motion.regions) {
-      regions.push_back({{"rank", r.rank}, {"name", r.name},
-                         {"motion", std::round(r.motion * 1e4) / 1e4}, {"pixels", r.pixels}});
-    }
-    const auto& shift = p.analysis.motion.global_shift;
-    nlohmann::json out = {
-        {"prediction", result.class_names.at(static_cast<size_t>(result.prediction))},
-        {"prediction_index", result.prediction},
-        {"probabilities", probs},
-        {"class_names", result.class_names},
-        {"onset", p.analysis.onset_file},
-        {"apex", p.analysis.apex_file},
-        {"onset_frame", p.onset_frame},
-        {"apex_frame", p.apex_frame},
-        {"apex_spotted", prepared.apex_spotted},
-        {"apex_index", prepared.apex_index},
-        {"regions", regions},
-        {"motion_px", std::round(p.motion_px * 1e4) / 1e4},
-        {"no_motion", p.no_motion},
-        {"no_motion_threshold_px", predictor.no_motion_threshold()},
-        {"global_shift_px", {std::round(shift.x * 1e4) / 1e4, std::round(shift.y * 1e4) / 1e4}},
-        {"checkpoint", predictor.checkpoint_paths().size() == 1 ? nlohmann::json(predictor.checkpoint_paths()[0])
-                                                                : nlohmann::json(nullptr)},
-        {"models", predictor.checkpoint_paths()},
-        {"ensemble", predictor.checkpoint_paths().size() > 1},
-        {"model", model},
-        {"fold", meta.value("fold", std::string())},
-        {"preprocessing", nlohmann::json::parse(pipeline::describe_preprocessing(predictor.preprocessing()))},
-        {"preprocessing_source", preprocessing_source},
-        {"inputs", inputs.names()},
-        {"png", png_.empty() ? nlohmann::json(nullptr) : nlohmann::json(png_)}};
-    if (p.no_motion) out["note"] = "no facial movement found";
-    if (predictor.checkpoint_paths().size() > 1) out["member_probabilities"] = p.member_probabilities;
-    if (!result.explain.empty()) out["explain"] = result.explain;
+    auto out = predict::clip_prediction_json(p, predictor);
+    out["preprocessing_source"] = preprocessing_source;
+    out["png"] = png_.empty() ? nlohmann::json(nullptr) : nlohmann::json(png_);
     std::cout << out.dump(2) << "\n";
     return 0;
   }

@@ -70,6 +70,7 @@ void Progress::draw_locked(const std::string& status) {
 void Progress::advance(int64_t units, const std::string& status) {
   std::lock_guard<std::mutex> lock(mutex_);
   done_ += units;
+  if (listener_) listener_({done_, total_, status, ""});
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_draw_).count();
@@ -81,6 +82,7 @@ void Progress::advance(int64_t units, const std::string& status) {
 
 void Progress::message(const std::string& text) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (listener_) listener_({done_, total_, "", text});
   if (quiet_) return;
   if (terminal_ && bar_drawn_) std::fprintf(stream_, "\r\033[K");
   std::fprintf(stream_, "%s\n", text.c_str());

@@ -5,10 +5,21 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 
 namespace mer {
+
+// What a listener hears: every advance (done/total units and the status) and every message
+// (with done/total unchanged), whether or not the display is quiet.
+struct ProgressUpdate {
+  int64_t done = 0;
+  int64_t total = 0;
+  std::string status;   // set by advance()
+  std::string message;  // set by message()
+};
+using ProgressListener = std::function<void(const ProgressUpdate&)>;
 
 class Progress {
  public:
@@ -22,6 +33,9 @@ class Progress {
   bool is_terminal() const { return terminal_; }
   // Silences all output (tests, --quiet).
   void set_quiet(bool quiet) { quiet_ = quiet; }
+  // Also tells `listener` (e.g. a Python callback) of every update; called under the
+  // progress lock, so from one thread at a time.
+  void set_listener(ProgressListener listener) { listener_ = std::move(listener); }
 
  private:
   void draw_locked(const std::string& status);
@@ -33,6 +47,7 @@ class Progress {
   std::FILE* stream_;
   bool terminal_;
   bool quiet_ = false;
+  ProgressListener listener_;
   bool bar_drawn_ = false;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;

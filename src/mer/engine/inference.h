@@ -34,4 +34,13 @@ int64_t checkpoint_crop_side(const LoadedCheckpoint& checkpoint);
 // the CPU without gradients.
 Inference infer(const LoadedCheckpoint& checkpoint, const models::Batch& batch);
 
+// The same checks for a batch of N samples (every input [N, ...]); returns the batch the
+// model reads (float32, only its inputs).
+models::Batch checked_batch(const LoadedCheckpoint& checkpoint, const models::Batch& batch);
+// The checked batch through the checkpoint's model, without gradients: logits [N, classes]
+// and the model's explanations ([N, ...] each).
+models::Output run_checkpoint(const LoadedCheckpoint& checkpoint, const models::Batch& batch);
+// The checkpoint's class names ("class 0", ... for those it does not name).
+std::vector<std::string> checkpoint_class_names(const LoadedCheckpoint& checkpoint);
+
 }  // namespace mer::engine

@@ -348,6 +348,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                     : "";
   Progress progress("loso " + train.model + who, static_cast<int64_t>(queue.size()) * train.epochs);
   progress.set_quiet(options.quiet);
+  if (options.on_progress) progress.set_listener(options.on_progress);
   if (result.resumed > 0 && dist.rank == 0) {
     progress.message("resuming: " + std::to_string(result.resumed) + " of " +
                      std::to_string(folds.size()) + " folds already finished in " + out_dir);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mer/core/progress.h"
 #include "mer/data/dataset.h"
 #include "mer/engine/trainer.h"
 
@@ -35,6 +36,9 @@ struct LosoOptions {
   // (e.g. the MEGC2019 composite, the synthetic set).
   nlohmann::json preprocessing;
   FoldDistribution distribution;  // default: this process trains every fold
+  // Told of every progress update (fold-epochs done of the total, fold messages), also when
+  // quiet; e.g. the Python module's progress callback.
+  ProgressListener on_progress;
 };
 
 struct LosoResult {

@@ -5,19 +5,13 @@
 // with both ends (ApexReference::kOnsetAndLast), which assumes the last frame is back near
 // neutral.
 //
-// Evaluation (bench/face_apex_eval): the 8 CASME II clips with every frame onset..offset,
-// spotted vs annotated apex frame, mean absolute error (MAE) in frames (CASME II: 200 fps;
-// clips 41..66 frames). Against the onset only, every measure mostly picks the last frame (slow
-// drift outgrows the expression): MAE 17..33 frames. Against onset and last frame the drift
-// cancels: MAE 7.4..13, and the cheapest measure is among the best. MAE averaged over the
-// smoothing (1, 3, 5) and region (face box, whole crop) variants: frame difference 8.4, DIS
-// with median removal 9.0, Farneback with median removal 9.6, Farneback affine 10.0, DIS affine
-// 10.6, Farneback / DIS without removal 11.3 / 11.5. The default is the frame difference against
-// both ends on the face box with smoothing 3: MAE 8.75 frames, median 4 (per clip 4 4 30 14 11
-// 4 2 1); the 30 is sub05/EP09_05f, whose annotated apex is its onset frame, which no variant
-// came within 20 frames of (MAE 5.7 without it). It costs ~5 ms per clip where the flow measures
-// cost ~250 ms. Chosen by the average over variants rather than the single best cell (DIS,
-// median removal, no smoothing, face box: 7.4), which 8 clips cannot tell apart from it.
+// Evaluation (bench/face_apex_eval; figures in docs/benchmarks.md, "Face and motion
+// pipeline"): on the CASME II clips with every frame, spotted against annotated apex frames.
+// Compared with the onset only, every measure mostly picks the last frame (slow drift outgrows
+// the expression); compared with onset and last frame the drift cancels, and the cheapest
+// measure, the frame difference, is among the best. The default (frame difference against both
+// ends, face box, smoothing 3) was chosen by its error averaged over the smoothing and region
+// variants rather than by the single best cell, which so few clips cannot tell apart from it.
 #include <opencv2/core.hpp>
 
 #include <vector>

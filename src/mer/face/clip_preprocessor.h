@@ -9,11 +9,9 @@
 // Given a whole frame sequence instead of an apex, the apex is spotted first
 // (apex_spotting.h) on the aligned crops of all frames.
 //
-// Speed with the defaults (bench/face_throughput, 40 CASME II clips of ~230-300 x 280-330
-// frames, 28x28 maps): 78 ms per clip on one core (TV-L1 62, detection 10, landmarks 3,
-// decoding 2, the rest ~1), i.e. 12.8 clips/s on one thread and, by CPU time, 23-28 clips/s
-// with 2 threads on 2 idle cores. Run one instance per thread with cv::setNumThreads(1):
-// parallel clips scale better than OpenCV's parallel loops inside one small TV-L1.
+// TV-L1 is most of a clip's time, face detection next (bench/face_throughput; figures in
+// docs/benchmarks.md). Run one instance per thread with cv::setNumThreads(1): parallel clips
+// scale better than OpenCV's parallel loops inside one small TV-L1.
 #include <opencv2/core.hpp>
 
 #include <memory>
@@ -86,7 +84,7 @@ struct PreparedClip {
 // so the usual pattern is one instance built (the model loaded once) and one copy per worker.
 class ClipPreprocessor {
  public:
-  // Loads options.landmark_model() (about 0.9 s for the default). Validates options; throws
+  // Loads options.landmark_model() (about 100 MB for the default: slow, load it once). Validates options; throws
   // mer::DataError when the model cannot be loaded.
   explicit ClipPreprocessor(const ClipPreprocessorOptions& options = {});
   // Uses an already loaded model (options.landmark_model() is then ignored).

@@ -1,7 +1,7 @@
 #pragma once
-// Face detection with dlib's HOG frontal face detector (about 7 ms on a 231x282 CASME II frame
-// without upsampling on the reference box; each upsampling level doubles the side and costs
-// about 4x).
+// Face detection with dlib's HOG frontal face detector. Each upsampling level doubles the
+// image side, so it costs about four times the level below (timings: docs/benchmarks.md,
+// "Face and motion pipeline").
 #include <opencv2/core.hpp>
 
 #include <memory>

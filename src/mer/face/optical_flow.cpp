@@ -8,30 +8,15 @@
 
 namespace mer::face {
 
-// Why the defaults (working size 112, 3 scales, 3 warps, OpenCV's other values). Budget: >= 20
-// clips/s on 2 cores is <= 100 ms of one core per clip, of which decoding, detection, landmarks,
-// alignment and the map take ~17 ms, leaving ~80 ms for TV-L1. bench/face_flow_settings on 24
-// CASME II clips (224x224 aligned crops, one thread; the 28x28 maps compared with those of full
-// quality = OpenCV's defaults at 224: Pearson correlation u / v / strain, mean over clips):
-//   setting                 flow ms   corr u / v / strain
-//   224, 5 scales, 5 warps    ~330    1 (reference)
-//   224, 5 / 7, eps 0.005    ~1700    0.980 / 0.975 / 0.947   <- two "full" runs differ this much
-//   160, 3 / 3                ~125    0.964 / 0.971 / 0.904
-//   128, 3 / 2                 ~63    0.938 / 0.959 / 0.834
-//   128, 3 / 3                 ~75    0.939 / 0.961 / 0.848
-//   112, 5 / 5                 ~80    0.908 / 0.939 / 0.819
-//   112, 3 / 3                 ~55    0.907 / 0.946 / 0.809   <- default
-//    96, 3 / 3                 ~45    0.851 / 0.927 / 0.775
-//    64, 3 / 3                 ~18    0.710 / 0.867 / 0.621
-// Fewer scales and warps cost almost nothing in agreement at these sizes (the motion is a pixel
-// or two); resolution is what matters. 128 would agree a little better but measured ~21
-// clips/s for the whole pipeline on the shared 2-core box (bench/face_throughput), too close to
-// the target; 112 measured 25-30 clips/s. TvL1Options::full_quality() is there for anyone who
-// prefers the reference maps to speed (~6 clips/s on 2 idle cores, CPU time measured).
-// Against an independent reference, the MEGC2019 composite's own maps of 60 of its CASME II
-// clips (bench/face_megc_agreement, whole-frame framing as that set used), the default agrees
-// as well as full quality does: correlation u / v / strain 0.839 / 0.902 / 0.672 (default),
-// 0.854 / 0.900 / 0.709 (160 px), 0.853 / 0.895 / 0.695 (full quality).
+// Why the defaults (working size 112, 3 scales, 3 warps, OpenCV's other values): the
+// throughput goal of mer prepare leaves TV-L1 most, not all, of a core's time per clip.
+// bench/face_flow_settings compares the 28x28 maps of candidate settings with those of full
+// quality (OpenCV's defaults at 224) by correlation per channel: fewer scales and warps cost
+// almost nothing in agreement at these sizes (the motion is a pixel or two); resolution is what
+// matters. 128 px would agree a little better but leaves too little margin on the throughput
+// goal; 112 is the compromise. Against an independent reference, the MEGC2019 composite's own
+// maps (bench/face_megc_agreement), the default agrees about as well as full quality does. The
+// table of settings: docs/benchmarks.md, "Face and motion pipeline".
 
 TvL1Options TvL1Options::full_quality() {
   return TvL1Options().working_size(0).scales(5).warps(5).inner_iterations(30)

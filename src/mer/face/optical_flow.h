@@ -3,10 +3,10 @@
 // OpenCV contrib's cv::optflow::DualTVL1OpticalFlow), the flow of the MEGC2019 practice.
 //
 // Speed: TV-L1 is most of the preprocessing time and grows with the pixel count times scales x
-// warps x iterations. The defaults (working size 112, 3 scales, 3 warps) keep the whole clip
-// pipeline above 20 clips/s on 2 cores; their 28x28 maps correlate 0.91 / 0.95 / 0.81 (u / v /
-// strain) with those of full quality on real CASME II clips, where two full-quality settings
-// agree to 0.98 / 0.98 / 0.95. The measurements are in optical_flow.cpp.
+// warps x iterations. The defaults (working size 112, 3 scales, 3 warps) are the smallest
+// setting whose 28x28 maps agree with full-quality flow nearly as well as two full-quality
+// settings agree with each other, while keeping the whole clip pipeline within mer prepare's
+// throughput goal on 2 cores (why: optical_flow.cpp; figures: docs/benchmarks.md).
 #include <opencv2/core.hpp>
 
 #include "mer/core/arg.h"
@@ -33,8 +33,8 @@ struct TvL1Options {
   MER_ARG(int, median_filtering) = 5;   // median filter size on the flow, 1 (none), 3 or 5
 
  public:
-  // OpenCV's defaults on the input's own resolution (~0.33 s for 224x224 on the reference
-  // box): for comparisons and for anyone who prefers quality to speed.
+  // OpenCV's defaults on the input's own resolution (several times slower than the
+  // defaults): for comparisons and for anyone who prefers quality to speed.
   static TvL1Options full_quality();
   // Throws mer::ConfigError naming the option when a value is out of range.
   void validate() const;

@@ -22,7 +22,8 @@
 //     none, for the ablation). The expression-specific feature is
 //     f_k = ReLU(Linear(flatten(avgpool(F * a_k * g_k)))) [B, feature_dim], the average pool
 //     (`feature_pool`, 2: 14x14 -> 7x7) keeping a coarse layout as STSTNet's 5x5 map does
-//     (a global average pool lost it: UF1 0.41 on MEGC2019, measured), and a proposal score
+//     (a global average pool lost it, far below the other settings on MEGC2019;
+//     docs/benchmarks.md, FR), and a proposal score
 //     s_k = Linear(f_k) says "is this expression k".
 //   - Proposal loss = sum over k of the binary cross-entropy of s_k against the one-vs-rest
 //     label (y == k), averaged over the batch, times `proposal_weight` (0 = ablation).

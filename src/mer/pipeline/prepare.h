@@ -88,9 +88,9 @@ std::vector<std::string> prepare_protocol_names();
 // library's defaults (TV-L1 at 112 px, 28x28 maps, 224 crops) with the tight framing of the
 // MEGC2019 composite's crops (face::AlignmentOptions::megc2019(): eyes 0.50 of the side apart
 // on row 0.31) instead of the face library's margin. The 28x28 map then spends its cells on the
-// face the way the composite's maps do, and it scores better: STSTNet LOSO on the 144 CASME II
-// clips of the composite, 3 seeds, mean UF1 0.71 / UAR 0.71 tight vs 0.68 / 0.66 with the
-// margin (the composite's own maps: 0.74 / 0.74; docs/benchmarks.md).
+// face the way the composite's maps do, and STSTNet scored better on it than with the margin
+// (LOSO on the CASME II clips of the composite; docs/benchmarks.md, "From the original CASME
+// II files").
 face::ClipPreprocessorOptions default_preprocessing();
 
 // Named framings (the CLI's --framing): "megc2019" (AlignmentOptions::megc2019(), the
