@@ -84,10 +84,7 @@ py::dict loso(const py::object& data, const std::string& model, const py::dict& 
   }
   if (val_fraction) train.validation_fraction = *val_fraction;
   if (patience) train.patience = *patience;
-  if (momentum) {
-    if (optimizer.value_or("") != "sgd") throw ConfigError("momentum applies to optimizer=\"sgd\" only");
-    train.momentum = *momentum;
-  }
+  if (momentum) train.momentum = *momentum;
   // The settings given; the others are the model's own training defaults, as with `mer loso`.
   std::set<std::string> given;
   if (epochs) train.epochs = *epochs, given.insert("epochs");
@@ -99,6 +96,10 @@ py::dict loso(const py::object& data, const std::string& model, const py::dict& 
 
   const auto opened = data_of(data, train.model, train.model_options);
   engine::apply_training_defaults(train, given, opened.synthetic);
+  if (momentum && train.optimizer != "sgd") {
+    throw ConfigError("momentum has no effect with optimizer \"" + train.optimizer +
+                      "\" (it applies to optimizer \"sgd\" only)");
+  }
   train.model_options = models::resolve_model_options(train.model, train.model_options,
                                                       engine::data_traits(opened.dataset));
   train.validate();
@@ -178,6 +179,24 @@ struct CheckpointModel {
   }
 };
 
+// A Model method taking the model's inputs, returning `pick` of the forward pass's output.
+template <typename Pick>
+auto model_method(Pick pick) {
+  return [pick](const CheckpointModel& self, const torch::Tensor& flow,
+                const std::optional<torch::Tensor>& landmarks,
+                const std::optional<torch::Tensor>& face, const std::optional<torch::Tensor>& onset,
+                const std::optional<torch::Tensor>& aus) {
+    return pick(self.forward(flow, landmarks, face, onset, aus));
+  };
+}
+
+// The keyword arguments of model_method's methods: flow, then the optional inputs.
+struct ModelInputArgs {
+  py::arg flow{"flow"};
+  py::arg_v landmarks{"landmarks", py::none()}, face{"face", py::none()},
+      onset{"onset", py::none()}, aus{"aus", py::none()};
+};
+
 }  // namespace
 
 void bind_engine(py::module_& m) {
@@ -200,37 +219,18 @@ finished folds there. progress(event) is called with {"done", "total", "status",
 Returns {"summary": summary.json as a dict, "predictions": per-sample columns
 (pandas.DataFrame(...)), "out": the run folder, "failures": [...], "resumed": n}.)");
 
+  const ModelInputArgs in;
   py::class_<CheckpointModel>(m, "Model", "A trained model loaded from a mer checkpoint.")
-      .def(
-          "__call__",
-          [](const CheckpointModel& self, const torch::Tensor& flow,
-             const std::optional<torch::Tensor>& landmarks, const std::optional<torch::Tensor>& face,
-             const std::optional<torch::Tensor>& onset, const std::optional<torch::Tensor>& aus) {
-            return self.forward(flow, landmarks, face, onset, aus).logits;
-          },
-          py::arg("flow"), py::arg("landmarks") = py::none(), py::arg("face") = py::none(),
-          py::arg("onset") = py::none(), py::arg("aus") = py::none(),
-          "Logits [N, classes] of flow maps [N, 3, S, S] (0..255 as stored) and the other "
-          "inputs the model reads (see .inputs).")
-      .def(
-          "probabilities",
-          [](const CheckpointModel& self, const torch::Tensor& flow,
-             const std::optional<torch::Tensor>& landmarks, const std::optional<torch::Tensor>& face,
-             const std::optional<torch::Tensor>& onset, const std::optional<torch::Tensor>& aus) {
-            return torch::softmax(self.forward(flow, landmarks, face, onset, aus).logits, 1);
-          },
-          py::arg("flow"), py::arg("landmarks") = py::none(), py::arg("face") = py::none(),
-          py::arg("onset") = py::none(), py::arg("aus") = py::none())
-      .def(
-          "explain",
-          [](const CheckpointModel& self, const torch::Tensor& flow,
-             const std::optional<torch::Tensor>& landmarks, const std::optional<torch::Tensor>& face,
-             const std::optional<torch::Tensor>& onset, const std::optional<torch::Tensor>& aus) {
-            return self.forward(flow, landmarks, face, onset, aus).explain;
-          },
-          py::arg("flow"), py::arg("landmarks") = py::none(), py::arg("face") = py::none(),
-          py::arg("onset") = py::none(), py::arg("aus") = py::none(),
-          "The model's explanations ({name: tensor [N, ...]}; see model_spec(name)).")
+      .def("__call__", model_method([](models::Output out) { return out.logits; }), in.flow,
+           in.landmarks, in.face, in.onset, in.aus,
+           "Logits [N, classes] of flow maps [N, 3, S, S] (0..255 as stored) and the other "
+           "inputs the model reads (see .inputs).")
+      .def("probabilities",
+           model_method([](models::Output out) { return torch::softmax(out.logits, 1); }), in.flow,
+           in.landmarks, in.face, in.onset, in.aus, "Class probabilities [N, classes].")
+      .def("explain", model_method([](models::Output out) { return out.explain; }), in.flow,
+           in.landmarks, in.face, in.onset, in.aus,
+           "The model's explanations ({name: tensor [N, ...]}; see model_spec(name)).")
       .def_property_readonly("name", [](const CheckpointModel& self) {
         return self.checkpoint.meta.value("model", std::string());
       })

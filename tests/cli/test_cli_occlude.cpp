@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "cli/cli_runner.h"
-#include "mer/pipeline/pipeline_fixtures.h"
+#include "pipeline/pipeline_fixtures.h"
 
 namespace fs = std::filesystem;
 using mer::pipeline::testing::FakeCasme;

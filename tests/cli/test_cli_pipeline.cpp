@@ -13,7 +13,7 @@
 
 #include "cli/cli_runner.h"
 #include "mer/models/registry.h"
-#include "mer/pipeline/pipeline_fixtures.h"
+#include "pipeline/pipeline_fixtures.h"
 
 namespace fs = std::filesystem;
 using mer::pipeline::testing::FakeCasme;

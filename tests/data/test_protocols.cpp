@@ -7,7 +7,7 @@
 #include "mer/core/csv.h"
 #include "mer/core/error.h"
 #include "mer/data/protocols.h"
-#include "mer/data/sheet_fixtures.h"
+#include "data/sheet_fixtures.h"
 
 namespace mer::data {
 namespace {

@@ -2,7 +2,7 @@
 
 #include "mer/core/error.h"
 #include "mer/data/sheet.h"
-#include "mer/data/sheet_fixtures.h"
+#include "data/sheet_fixtures.h"
 
 namespace mer::data {
 namespace {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "mer/core/error.h"
-#include "mer/data/sheet_fixtures.h"
+#include "data/sheet_fixtures.h"
 #include "mer/data/xlsx.h"
 
 namespace mer::data {

@@ -20,7 +20,7 @@
 #include "mer/data/landmarks_io.h"
 #include "mer/data/prepared_io.h"
 #include "mer/data/sheet.h"
-#include "mer/data/sheet_fixtures.h"
+#include "data/sheet_fixtures.h"
 #include "mer/data/synthetic.h"
 
 namespace mer::reliability {

@@ -13,7 +13,7 @@
 #include "mer/core/atomic_file.h"
 #include "mer/core/image_check.h"
 #include "mer/core/utf8.h"
-#include "mer/pipeline/pipeline_fixtures.h"
+#include "pipeline/pipeline_fixtures.h"
 #include "reliability_fixtures.h"
 
 namespace mer::reliability {
