@@ -24,8 +24,9 @@ packages=(build-essential cmake ninja-build pkg-config
           libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libpugixml-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
           libjs-chart.js)
-# The report's browser test (ctest -L browser) loads a page in headless Chromium.
-if [ "$tests" = ON ]; then packages+=(chromium); fi
+# The report's browser test (ctest -L browser) loads a page in headless Chromium; the PyTorch
+# interop test (tests/interop) opens exported weights with python3-torch.
+if [ "$tests" = ON ]; then packages+=(chromium python3-torch python3-numpy); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
