@@ -1,10 +1,11 @@
 #pragma once
 // Builds legacy (non-zip) torch.save files in memory, opcode by opcode as Python's pickle
-// protocol 2 writes them, so the legacy reader is tested without Python. Float32 and int64
-// tensors only; each tensor gets its own storage, keys in sorted order as torch.save lists them.
+// protocol 2 writes them, so the legacy reader is tested without Python. Each tensor gets its
+// own storage.
 #include <torch/torch.h>
 
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,19 @@ class PickleBytes {
   std::string bytes_;
 };
 
+inline const char* storage_type_name(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kFloat: return "FloatStorage";
+    case torch::kDouble: return "DoubleStorage";
+    case torch::kHalf: return "HalfStorage";
+    case torch::kLong: return "LongStorage";
+    case torch::kInt: return "IntStorage";
+    case torch::kByte: return "ByteStorage";
+    case torch::kBool: return "BoolStorage";
+    default: throw std::invalid_argument("legacy_torch_file: no storage type for this dtype");
+  }
+}
+
 inline std::string legacy_torch_file(const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
   PickleBytes out;
   out.proto().raw("\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 12).stop();  // magic
@@ -56,14 +70,13 @@ inline std::string legacy_torch_file(const std::vector<std::pair<std::string, to
     const auto& [name, t] = tensors[i];
     const std::string key = "1000" + std::to_string(i);
     keys.push_back(key);
-    const bool is_long = t.scalar_type() == torch::kLong;
     out.text(name).global("torch._utils", "_rebuild_tensor_v2").op('(');
-    out.op('(').text("storage").global("torch", is_long ? "LongStorage" : "FloatStorage");
+    out.op('(').text("storage").global("torch", storage_type_name(t.scalar_type()));
     out.text(key).text("cpu").integer(static_cast<int32_t>(t.numel())).op('N').op('t').op('Q');
     out.integer(0).op('(');
     for (auto s : t.sizes()) out.integer(static_cast<int32_t>(s));
     out.op('t').op('(');
-    for (auto s : t.strides()) out.integer(static_cast<int32_t>(s));
+    for (auto s : t.contiguous().strides()) out.integer(static_cast<int32_t>(s));
     out.op('t').raw("\x89", 1).global("collections", "OrderedDict").op(')').op('R').op('t').op('R');
   }
   out.op('u').stop();

@@ -4,15 +4,20 @@
 A PyTorch STSTNet with the layout of the authors' official code (c1..c3, bn1..bn3, fc), and two
 checks run by the C++ test with Debian's /usr/bin/python3 (python3-torch):
 
-  check WEIGHTS CASE   torch.load the state_dict mer exported, load it into the PyTorch model
+  check WEIGHTS CASE [PEER]
+                       torch.load the state_dict mer exported, load it into the PyTorch model
                        (strict: every name and shape) and compare its logits on CASE's input
                        with the logits mer computed (CASE: a dict with "input" and "logits");
-                       exit 0 if they agree within 1e-5.
+                       exit 0 if they agree within 1e-5. With PEER (a .py file defining
+                       STSTNet(classes), e.g. the reference peer in ../shared/peers), that
+                       file's model instead of the one here.
   write DIR            a PyTorch STSTNet with trained-like batch-norm statistics saved as
                        DIR/zip.pth (torch.save's default format), DIR/legacy.pth
                        (_use_new_zipfile_serialization=False) and DIR/case.pth (input, logits).
 """
+import importlib.util
 import sys
+import types
 
 import torch
 import torch.nn as nn
@@ -42,11 +47,25 @@ class STSTNet(nn.Module):
         return self.fc(y.flatten(1))
 
 
-def check(weights_path, case_path):
+def peer_model(path, num_classes):
+    # The peer reads images with OpenCV in its training code only: a stand-in module lets its
+    # model class load where python3-opencv is absent.
+    sys.modules.setdefault("cv2", types.ModuleType("cv2"))
+    spec = importlib.util.spec_from_file_location("peer_ststnet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.STSTNet(num_classes)
+
+
+def check(weights_path, case_path, peer=None):
     state = torch.load(weights_path)
     case = torch.load(case_path)
     x, expected = case["input"], case["logits"]
-    net = STSTNet(num_classes=state["fc.weight"].shape[0], input_size=x.shape[-1])
+    num_classes = state["fc.weight"].shape[0]
+    if peer:
+        net = peer_model(peer, num_classes)
+    else:
+        net = STSTNet(num_classes=num_classes, input_size=x.shape[-1])
     net.load_state_dict(state, strict=True)
     net.eval()
     with torch.no_grad():
@@ -75,8 +94,8 @@ def write(out_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "check":
-        sys.exit(check(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "check":
+        sys.exit(check(*sys.argv[2:]))
     if len(sys.argv) == 3 and sys.argv[1] == "write":
         sys.exit(write(sys.argv[2]))
     sys.exit(__doc__)

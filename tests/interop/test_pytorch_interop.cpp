@@ -24,12 +24,12 @@ constexpr double kTolerance = 1e-5;
 
 std::string script() { return std::string(MER_SOURCE_DIR) + "/tests/interop/ststnet_pytorch.py"; }
 
-struct Run {
+struct CommandResult {
   int code;
   std::string output;
 };
 
-Run run(const std::string& command) {
+CommandResult run(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
   std::string output;
@@ -61,10 +61,9 @@ class TempDir {
   fs::path path_;
 };
 
-TEST(PyTorchInterop, ExportedStstnetGivesTheSameLogitsInPyTorch) {
-  const auto missing = pytorch_missing();
-  if (!missing.empty()) GTEST_SKIP() << missing;
-  TempDir dir("mer_pytorch_export");
+// Exports a trained-like STSTNet and its logits on a random batch into `dir` (st.pth,
+// case.pth), then runs the check; `peer` (a .py file) replaces the script's own model.
+CommandResult export_and_check(const TempDir& dir, const std::string& peer = "") {
   torch::manual_seed(4);
   auto model = models::make_model("ststnet", {});
   model->train();
@@ -81,10 +80,29 @@ TEST(PyTorchInterop, ExportedStstnetGivesTheSameLogitsInPyTorch) {
   const auto x = torch::rand({6, 3, 28, 28}) * 255;
   write_torch_state_dict(dir / "case.pth",
                          {{"input", x}, {"logits", loaded.model->forward({x, {}}).logits}});
-  const auto result = run(std::string(kPython) + " " + script() + " check " + (dir / "st.pth") +
-                          " " + (dir / "case.pth"));
+  return run(std::string(kPython) + " " + script() + " check " + (dir / "st.pth") + " " +
+             (dir / "case.pth") + (peer.empty() ? "" : " " + peer));
+}
+
+TEST(PyTorchInterop, ExportedStstnetGivesTheSameLogitsInPyTorch) {
+  const auto missing = pytorch_missing();
+  if (!missing.empty()) GTEST_SKIP() << missing;
+  TempDir dir("mer_pytorch_export");
+  const auto result = export_and_check(dir);
   EXPECT_EQ(result.code, 0) << result.output;
   EXPECT_NE(result.output.find("tensors=23"), std::string::npos) << result.output;
+}
+
+// The reference peer's own model class (../shared/peers, beside the data): the layout mer
+// exports is the one the official code defines.
+TEST(PyTorchInterop, RealDataPeerStstnetLoadsExportedWeightsWithTheSameLogits) {
+  const auto missing = pytorch_missing();
+  if (!missing.empty()) GTEST_SKIP() << missing;
+  const auto peer = fs::path(MER_SHARED_DATA) / ".." / "peers" / "ststnet_torch.py";
+  if (!fs::exists(peer)) GTEST_SKIP() << peer.string() << " is absent (the shared reference code)";
+  TempDir dir("mer_pytorch_peer");
+  const auto result = export_and_check(dir, peer.string());
+  EXPECT_EQ(result.code, 0) << result.output;
 }
 
 TEST(PyTorchInterop, StateDictsTorchSaveWroteImportWithPyTorchsLogits) {

@@ -74,22 +74,22 @@ StateDict read_legacy_torch_file(std::string_view bytes) {
   for (const auto& key : keys->items) {
     if (!key->is(Kind::kString)) throw PickleError("a storage key that is not a string");
     auto it = declared.find(key->text);
-    if (it == declared.end()) throw PickleError("storage '" + key->text + "' is listed but never used");
+    if (it == declared.end()) throw PickleError("storage '" + printable(key->text) + "' is listed but never used");
     const auto& record = it->second;
-    if (bytes.size() - offset < 8) throw PickleError("truncated before storage '" + key->text + "'");
+    if (bytes.size() - offset < 8) throw PickleError("truncated before storage '" + printable(key->text) + "'");
     int64_t numel = 0;
     std::memcpy(&numel, bytes.data() + offset, 8);  // little endian, as the machines mer runs on
     offset += 8;
     if (numel < 0 || static_cast<uint64_t>(numel) > bytes.size() - offset) {
-      throw PickleError("truncated in storage '" + key->text + "'");
+      throw PickleError("truncated in storage '" + printable(key->text) + "'");
     }
     if (numel != record.numel) {
-      throw PickleError("storage '" + key->text + "' holds " + std::to_string(numel) +
+      throw PickleError("storage '" + printable(key->text) + "' holds " + std::to_string(numel) +
                         " elements where " + std::to_string(record.numel) + " were declared");
     }
     const int64_t size = numel * element_size(record.dtype);
     if (static_cast<uint64_t>(size) > bytes.size() - offset) {
-      throw PickleError("truncated in storage '" + key->text + "'");
+      throw PickleError("truncated in storage '" + printable(key->text) + "'");
     }
     auto tensor = torch::empty({numel}, torch::TensorOptions().dtype(record.dtype));
     std::memcpy(tensor.data_ptr(), bytes.data() + offset, static_cast<size_t>(size));
@@ -101,7 +101,7 @@ StateDict read_legacy_torch_file(std::string_view bytes) {
   }
   return object.state_dict([&](const StorageRecord& record) {
     auto it = storages.find(record.key);
-    if (it == storages.end()) throw PickleError("storage '" + record.key + "' is missing");
+    if (it == storages.end()) throw PickleError("storage '" + printable(record.key) + "' is missing");
     return it->second;
   });
 }

@@ -6,6 +6,14 @@
 
 namespace mer::interop {
 
+std::string printable(const std::string& text) {
+  std::string out = text.substr(0, 200);
+  for (auto& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
 std::string PickleValue::kind_name() const {
   switch (kind) {
     case Kind::kNone: return "None";
@@ -18,8 +26,8 @@ std::string PickleValue::kind_name() const {
     case Kind::kTuple: return "tuple";
     case Kind::kList: return "list";
     case Kind::kDict: return "dict";
-    case Kind::kGlobal: return "global " + text;
-    case Kind::kObject: return text + "(...)";
+    case Kind::kGlobal: return "global " + printable(text);
+    case Kind::kObject: return printable(text) + "(...)";
   }
   return "?";
 }

@@ -60,6 +60,10 @@ struct PickleReadOptions {
   std::vector<std::string> callable_globals;
 };
 
+// `text` with every byte outside printable ASCII shown as '?': names read from a damaged file
+// go into one-line error messages.
+std::string printable(const std::string& text);
+
 // Reads one pickle from `bytes` starting at `*offset` and advances `*offset` past its STOP.
 // Throws PickleError on truncation, an unknown opcode or a global outside callable_globals.
 PickleRef read_pickle(std::string_view bytes, size_t* offset, const PickleReadOptions& options);

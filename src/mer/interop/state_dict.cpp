@@ -3,6 +3,7 @@
 #include <map>
 
 #include "mer/core/error.h"
+#include "mer/interop/pickle_reader.h"  // printable
 
 namespace mer::interop {
 
@@ -68,7 +69,7 @@ StateDictMismatch compare_state_dicts(const StateDict& model, const StateDict& g
     }
   }
   for (const auto& [name, tensor] : given) {
-    if (!known.count(name)) m.unexpected.push_back(name);
+    if (!known.count(name)) m.unexpected.push_back(printable(name));
   }
   return m;
 }

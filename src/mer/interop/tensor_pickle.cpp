@@ -66,7 +66,7 @@ void TensorPickle::read(std::string_view bytes, size_t* offset) {
     if (known == storages_.end()) {
       storages_.push_back(record);
     } else if (known->dtype != record.dtype || known->numel != record.numel) {
-      throw PickleError("storage '" + record.key + "' is described twice differently");
+      throw PickleError("storage '" + printable(record.key) + "' is described twice differently");
     }
     auto ref = std::make_shared<PickleValue>();
     ref->kind = Kind::kObject;
@@ -95,33 +95,34 @@ StateDict TensorPickle::state_dict(
   for (const auto& [key, value] : root->entries) {
     if (!key->is(Kind::kString)) throw PickleError("a state_dict key that is not a string");
     const std::string& name = key->text;
+    const std::string shown = printable(name);  // for messages
     auto v = value;
     if (v->is(Kind::kObject) && v->text == kRebuildParameter && !v->items.empty()) v = v->items[0];
     if (!v->is(Kind::kObject) || v->text != kRebuildTensor || v->items.size() < 4) {
-      throw PickleError("entry '" + name + "' is a " + v->kind_name() + ", not a tensor");
+      throw PickleError("entry '" + shown + "' is a " + v->kind_name() + ", not a tensor");
     }
     const auto& ref = v->items[0];
     if (!ref->is(Kind::kObject) || ref->text != kStorageObject) {
-      throw PickleError("entry '" + name + "' has no storage");
+      throw PickleError("entry '" + shown + "' has no storage");
     }
     const auto& data = storage_tensors.at(ref->items[0]->text);
     const int64_t offset = as_int(v->items[1], "a storage offset");
     const auto size = int_tuple(v->items[2], "a tensor size");
     const auto stride = int_tuple(v->items[3], "a tensor stride");
-    if (size.size() != stride.size()) throw PickleError("entry '" + name + "': size and stride differ in length");
+    if (size.size() != stride.size()) throw PickleError("entry '" + shown + "': size and stride differ in length");
     // The last element the view reaches must lie inside the storage (a garbage file must not
     // make as_strided read outside it).
     __int128 last = offset, count = 1;
     for (size_t d = 0; d < size.size(); ++d) {
-      if (size[d] < 0 || stride[d] < 0) throw PickleError("entry '" + name + "': negative size or stride");
+      if (size[d] < 0 || stride[d] < 0) throw PickleError("entry '" + shown + "': negative size or stride");
       if (size[d] > data.numel() + 1 && stride[d] > 0) {
-        throw PickleError("entry '" + name + "' lies outside its storage");
+        throw PickleError("entry '" + shown + "' lies outside its storage");
       }
       count *= size[d];
       if (size[d] > 0) last += static_cast<__int128>(size[d] - 1) * stride[d];
     }
     if (offset < 0 || (count > 0 && last >= data.numel())) {
-      throw PickleError("entry '" + name + "' lies outside its storage");
+      throw PickleError("entry '" + shown + "' lies outside its storage");
     }
     out.emplace_back(name, count == 0 ? torch::empty(size, data.options())
                                       : data.as_strided(size, stride, offset).clone());

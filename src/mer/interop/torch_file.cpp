@@ -46,10 +46,10 @@ StateDict read_zip(const std::string& bytes) {
   return object.state_dict([&](const StorageRecord& record) {
     const std::string name = "data/" + record.key;
     try {
-      if (!reader->hasRecord(name)) throw PickleError("storage '" + record.key + "' is missing");
+      if (!reader->hasRecord(name)) throw PickleError("storage '" + printable(record.key) + "' is missing");
       auto [data, size] = reader->getRecord(name);
       if (static_cast<uint64_t>(record.numel) > size / static_cast<uint64_t>(element_size(record.dtype))) {
-        throw PickleError("storage '" + record.key + "' holds " + std::to_string(size) +
+        throw PickleError("storage '" + printable(record.key) + "' holds " + std::to_string(size) +
                           " bytes, fewer than its " + std::to_string(record.numel) + " elements need");
       }
       const auto expected = static_cast<size_t>(record.numel * element_size(record.dtype));
@@ -57,7 +57,7 @@ StateDict read_zip(const std::string& bytes) {
       std::memcpy(tensor.data_ptr(), data.get(), expected);
       return tensor;
     } catch (const c10::Error&) {
-      throw PickleError("storage '" + record.key + "' cannot be read (damaged zip file)");
+      throw PickleError("storage '" + printable(record.key) + "' cannot be read (damaged zip file)");
     }
   });
 }
