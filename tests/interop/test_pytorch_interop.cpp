@@ -39,12 +39,15 @@ CommandResult run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-// Why PyTorch cannot be run here, or "" when it can.
+// Why PyTorch cannot be run here, or "" when it can (probed once: importing torch takes seconds).
 std::string pytorch_missing() {
-  if (!fs::exists(kPython)) return std::string(kPython) + " not found (Debian: python3)";
-  const auto probe = run(std::string(kPython) + " -c 'import torch'");
-  if (probe.code != 0) return "python3-torch is not installed for " + std::string(kPython);
-  return "";
+  static const std::string reason = [] {
+    if (!fs::exists(kPython)) return std::string(kPython) + " not found (Debian: python3)";
+    const auto probe = run(std::string(kPython) + " -c 'import torch'");
+    if (probe.code != 0) return "python3-torch is not installed for " + std::string(kPython);
+    return std::string();
+  }();
+  return reason;
 }
 
 class TempDir {
