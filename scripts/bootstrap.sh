@@ -24,8 +24,7 @@ packages=(build-essential cmake ninja-build pkg-config
           libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libzip-dev libpugixml-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
           libjs-chart.js)
-# The report's browser test (ctest -L browser) loads a page in headless Chromium; the PyTorch
-# interop test (tests/interop) opens exported weights with python3-torch.
+# The report's browser test (ctest -L browser) loads a page in headless Chromium.
 if [ "$tests" = ON ]; then packages+=(chromium python3-torch python3-numpy); fi
 missing=()
 for p in "${packages[@]}"; do
