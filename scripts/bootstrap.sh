@@ -26,7 +26,8 @@ packages=(build-essential cmake ninja-build pkg-config
           libjs-chart.js
           pybind11-dev python3-dev python3-torch python3-numpy)
 # The report's browser test (ctest -L browser) loads a page in headless Chromium.
-# The Python tests run under pytest.
+# The Python tests run under pytest; python3-torch (installed above) also opens exported
+# weights in the interop tests.
 if [ "$tests" = ON ]; then packages+=(chromium python3-pytest); fi
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,8 @@
 
 #include "cmd_cache.h"
 #include "cmd_evaluate.h"
+#include "cmd_export.h"
+#include "cmd_import.h"
 #include "cmd_loso.h"
 #include "cmd_models.h"
 #include "cmd_synth.h"
@@ -87,6 +89,8 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::TrainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::CacheCommand>(app));
   commands.push_back(std::make_unique<mer::cli::EvaluateCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::ExportCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::ImportCommand>(app));
 #ifdef MER_WITH_VISION
   commands.push_back(std::make_unique<mer::cli::ExplainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::LandmarksCommand>(app));
