@@ -46,6 +46,12 @@ TEST(Cli, ModelsListsTheRegistry) {
   const auto r = mer("models");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("ststnet"), std::string::npos);
+  // One model's page shows its options with their defaults.
+  const auto h = mer("models htnet");
+  EXPECT_EQ(h.code, 0) << h.output;
+  for (const std::string option : {"patch=7", "dim=256", "heads=3", "hierarchies=3", "block_repeats=2,2,10"}) {
+    EXPECT_NE(h.output.find(option), std::string::npos) << option << "\n" << h.output;
+  }
 }
 
 TEST(Cli, BadInvocationsFailWithAClearMessage) {
@@ -316,6 +322,48 @@ TEST(Cli, DereGrlTrainsAndExplainDrawsComponentsOnTheFace) {
   std::replace(file.begin(), file.end(), '/', '_');
   EXPECT_GT(fs::file_size(figures / ("explain_" + file + ".png")), 1000u);
   fs::remove_all(out);
+}
+
+// HTNet end to end on the synthetic set, at a small size (the published one, ~140M
+// parameters, is the default and is built by the model contract tests): its training
+// defaults apply, its options are recorded, each test sample's areas are explained and drawn,
+// and re-evaluation reproduces the run.
+TEST(Cli, HtnetTrainsOnSyntheticDataAndExplainDrawsItsAreas) {
+  const auto data = temp("htnet-data"), out = temp("htnet");
+  ASSERT_EQ(mer("synth --out " + data.string() + " --synth-subjects 3 --synth-samples 6").code, 0);
+  auto r = mer("loso --model htnet --data " + data.string() + " --epochs 2 --model-opt dim=8 " +
+               "--model-opt heads=1 --model-opt block_repeats=1,1,1 --quiet --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto run = read_json(out / "run.json");
+  EXPECT_DOUBLE_EQ(run["settings"]["lr"].get<double>(), 5e-5) << run.dump();
+  EXPECT_EQ(run["settings"]["batch_size"].get<int64_t>(), 256);
+  EXPECT_EQ(run["settings"]["model_options"]["block_repeats"], "1,1,1");
+  EXPECT_EQ(run["settings"]["model_options"]["patch"], "7");
+  EXPECT_EQ(read_json(out / "summary.json")["folds"], 3);
+  const auto explain = read_json(out / "explain.json");
+  EXPECT_EQ(explain["model_info"]["labels"]["area_importance"][0], "left_eye");
+  const auto& first = explain["samples"][0];
+  EXPECT_EQ(first["explain"]["area_importance"].size(), 4u);
+  EXPECT_EQ(first["explain"]["area_boxes"].size(), 4u);
+  EXPECT_EQ(first["explain"]["landmarks"].size(), 68u);
+
+  const std::string key = first["key"].get<std::string>();
+  const auto figures = out / "figures";
+  r = mer("explain --run " + out.string() + " --data " + data.string() + " --sample " + key +
+          " --out-dir " + figures.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::string file = key;
+  std::replace(file.begin(), file.end(), '/', '_');
+  EXPECT_GT(fs::file_size(figures / ("explain_" + file + ".png")), 1000u);
+  r = mer("evaluate --run " + out.string() + " --data " + data.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("every prediction matches"), std::string::npos) << r.output;
+  // A hierarchy the map does not fit is refused by name.
+  r = mer("loso --model htnet --data " + data.string() + " --epochs 1 --model-opt patch=5 --quiet " +
+          "--out " + (out / "bad").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("patch"), std::string::npos) << r.output;
+  for (const auto& p : {data, out}) fs::remove_all(p);
 }
 
 TEST(Cli, LandmarksCommandWritesAFileThatLosoReads) {
