@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cmd_cache.h"
+#include "cmd_ensemble.h"
 #include "cmd_evaluate.h"
 #include "cmd_loso.h"
 #include "cmd_models.h"
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::TrainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::CacheCommand>(app));
   commands.push_back(std::make_unique<mer::cli::EvaluateCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::EnsembleCommand>(app));
 #ifdef MER_WITH_VISION
   commands.push_back(std::make_unique<mer::cli::ExplainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::LandmarksCommand>(app));

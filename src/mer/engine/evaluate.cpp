@@ -65,6 +65,14 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
   } catch (const std::exception& e) {
     throw DataError(run_file.string() + ": unreadable: " + e.what());
   }
+  if (settings.contains("members")) {
+    std::string members;
+    for (const auto& m : settings.at("members")) {
+      members += (members.empty() ? "" : ", ") + m.value("run", std::string("?"));
+    }
+    throw ConfigError(out_dir + " is an ensemble (`mer ensemble`): it has no models of its own; "
+                      "evaluate its runs (" + members + ")");
+  }
   if (!options.other_data() && settings.at("data_checksum") != dataset.checksum()) {
     const auto recorded = trained_on(out);
     throw DataError(out_dir + " was trained on " +

@@ -109,6 +109,7 @@ std::vector<FoldCurve> read_curves(const fs::path& dir, const std::vector<std::s
     c.selection_score = doubles(j, "selection_score");
     c.epoch_used = j.value("epoch_used", int64_t{0});
     c.epochs_run = j.value("epochs_run", int64_t{0});
+    if (c.train_loss.empty()) continue;  // nothing was trained (an ensemble's fold): no curve
     by_fold[c.fold] = std::move(c);
   }
   std::vector<FoldCurve> out;
