@@ -17,6 +17,7 @@
 #include "cmd_models.h"
 #include "cmd_synth.h"
 #include "cmd_train.h"
+#include "cmd_tune.h"
 #include "mer/core/error.h"
 #include "mer/core/version.h"
 #include "mpi_session.h"
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::CacheCommand>(app));
   commands.push_back(std::make_unique<mer::cli::EvaluateCommand>(app));
   commands.push_back(std::make_unique<mer::cli::EnsembleCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::TuneCommand>(app));
 #ifdef MER_WITH_VISION
   commands.push_back(std::make_unique<mer::cli::ExplainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::LandmarksCommand>(app));
