@@ -69,6 +69,10 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
                 "paper tables only)")
       ->capture_default_str()->check(CLI::IsMember({"honest", "inner-val", "oracle"}))
       ->group(g_proto);
+  c->add_option("--group-by", group_by_,
+                "what each fold holds out: subject (leave one subject out) or dataset (leave "
+                "one dataset part out: train on the other parts of a composite, test on it)")
+      ->capture_default_str()->check(CLI::IsMember({"subject", "dataset"}))->group(g_proto);
   c->add_option("--val-fraction", train.validation_fraction,
                 "inner-val: share of training subjects held out for validation")
       ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.01, 0.9))->group(g_proto);
@@ -77,7 +81,8 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
                 "train all epochs)")
       ->capture_default_str()->check(CLI::NonNegativeNumber)->group(g_proto);
   c->add_option("--folds", loso_.folds,
-                "subset of folds: N (the first N) or keys like casme2/sub01,samm/006")
+                "subset of folds: N (the first N) or keys like casme2/sub01,samm/006 (with "
+                "--group-by dataset: casme2,samm)")
       ->group(g_run);
   c->add_flag("--list-folds", list_folds_,
               "print the data's fold keys (the values --folds takes) and exit")
@@ -96,6 +101,7 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
       "  mer loso                                   # STSTNet on the built-in synthetic set\n"
       "  mer loso --model ststnet --data ../shared/data/megc2019 --epochs 500 --out runs/st\n"
       "  mer loso --data DIR --protocol inner-val --patience 50 --folds 4\n"
+      "  mer loso --data ../shared/data/megc2019 --group-by dataset   # leave one database out\n"
       "  mpirun -np 4 --hostfile hosts mer loso --data DIR --out /shared/run   # folds over 4 "
       "processes");
 }
@@ -103,6 +109,7 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
 int LosoCommand::run() {
   auto& train = loso_.train;
   train.protocol = engine::parse_protocol(protocol_);
+  train.group_by = engine::parse_grouping(group_by_);
   // Flags that would change nothing in this combination: refused, so that a user never
   // believes a setting took effect.
   if (train.protocol != engine::Protocol::kInnerVal) {
@@ -123,7 +130,9 @@ int LosoCommand::run() {
                                                .synthetic_given(synth_.given()));
   const auto& dataset = opened.dataset;
   if (list_folds_) {  // e.g. to share the folds among processes by --folds
-    for (const auto& key : dataset.fold_keys()) std::printf("%s\n", key.c_str());
+    for (const auto& key : engine::group_keys(dataset, train.group_by)) {
+      std::printf("%s\n", key.c_str());
+    }
     return 0;
   }
   loso_.data_label = opened.label;

@@ -17,7 +17,7 @@ class LosoCommand : public Command {
  private:
   const MpiSession& mpi_;
   engine::LosoOptions loso_;
-  std::string data_, landmarks_, out_, protocol_ = "honest";
+  std::string data_, landmarks_, out_, protocol_ = "honest", group_by_ = "subject";
   std::vector<std::string> parts_, model_opts_;
   int64_t epochs_ = 0;
   bool list_folds_ = false;

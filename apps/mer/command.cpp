@@ -8,7 +8,8 @@ namespace mer::cli {
 
 bool SynthArgs::given() const {
   if (!command) return false;
-  for (const char* flag : {"--synth-subjects", "--synth-samples", "--synth-size", "--synth-seed"}) {
+  for (const char* flag : {"--synth-subjects", "--synth-samples", "--synth-size", "--synth-seed",
+                           "--synth-parts"}) {
     if (command->count(flag) > 0) return true;
   }
   return false;
@@ -44,6 +45,10 @@ void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group
       ->check(CLI::Range(8, 512))->group(group);
   cmd->add_option("--synth-seed", synth.seed, "synthetic data: generator seed")
       ->check(kNonNegativeInteger)->group(group);
+  cmd->add_option("--synth-parts", synth.parts,
+                  "synthetic data: dataset parts the subjects are spread over (synth1..synthN, "
+                  "like the databases of a composite; for loso --group-by dataset)")
+      ->check(CLI::Range(1, 1000))->group(group);
 }
 
 }  // namespace mer::cli

@@ -24,11 +24,11 @@ class Command {
 
 // --synth-* options: the shape of the built-in synthetic set.
 struct SynthArgs {
-  int64_t subjects = 16, samples = 15, size = 28;
+  int64_t subjects = 16, samples = 15, size = 28, parts = 1;
   uint64_t seed = 1;
   CLI::App* command = nullptr;
   data::SyntheticOptions options() const {
-    return data::SyntheticOptions().subjects(subjects).samples_per_subject(samples).flow_size(size).seed(seed);
+    return data::SyntheticOptions().subjects(subjects).samples_per_subject(samples).flow_size(size).seed(seed).parts(parts);
   }
   // Whether any --synth-* option was given (refused with --data, where it has no effect).
   bool given() const;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cmd_cache.h"
+#include "cmd_ensemble.h"
 #include "cmd_evaluate.h"
 #include "cmd_export.h"
 #include "cmd_import.h"
@@ -18,6 +19,7 @@
 #include "cmd_models.h"
 #include "cmd_synth.h"
 #include "cmd_train.h"
+#include "cmd_tune.h"
 #include "mer/core/error.h"
 #include "mer/core/version.h"
 #include "mpi_session.h"
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<mer::cli::EvaluateCommand>(app));
   commands.push_back(std::make_unique<mer::cli::ExportCommand>(app));
   commands.push_back(std::make_unique<mer::cli::ImportCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::EnsembleCommand>(app));
+  commands.push_back(std::make_unique<mer::cli::TuneCommand>(app));
 #ifdef MER_WITH_VISION
   commands.push_back(std::make_unique<mer::cli::ExplainCommand>(app));
   commands.push_back(std::make_unique<mer::cli::LandmarksCommand>(app));

@@ -1,7 +1,7 @@
 // The README's commands run as written, so that they cannot drift from what mer does: every
 // `build/mer ...` line of its code blocks is run in order in a scratch folder laid out like a
 // checkout (build/ and ../shared beside it), with small work substituted where it would take
-// long (one epoch, one fold, a handful of clips). Commands that cannot run here are skipped and
+// long (one epoch, one fold, two inner folds, a handful of clips). Commands that cannot run here are skipped and
 // listed with the reason: placeholders (DIR, CKPT, ...), a GPU, the licensed data where it is
 // absent, or an input made by a command that was itself skipped.
 #include <gtest/gtest.h>
@@ -121,6 +121,18 @@ std::string runnable(const std::string& command, const fs::path& work, bool real
     }
     if (!epochs) w.insert(w.end(), {"--epochs", "1"});
     if (flag_value(w, "--folds").empty()) w.insert(w.end(), {"--folds", "1"});
+    w.push_back("--quiet");
+  }
+  if (sub == "tune" && !help) {  // one epoch per candidate (unless epochs are searched)
+    bool epochs = command.find("--space epochs=") != std::string::npos;
+    for (size_t i = 0; i + 1 < w.size(); ++i) {
+      if (w[i] == "--epochs") {
+        w[i + 1] = "1";
+        epochs = true;
+      }
+    }
+    if (!epochs) w.insert(w.end(), {"--epochs", "1"});
+    if (flag_value(w, "--inner-folds").empty()) w.insert(w.end(), {"--inner-folds", "2"});
     w.push_back("--quiet");
   }
   if ((sub == "prepare" || (sub == "occlude" && !flag_value(w, "--root").empty())) &&

@@ -74,3 +74,45 @@ TEST(Folds, NeedTwoSubjects) {
 }
 
 }  // namespace mer::engine
+
+namespace mer::engine {
+
+// Leave one database out: one fold per dataset part; its inner validation subjects come from
+// the other parts' subjects only.
+TEST(Folds, GroupedByDatasetHoldOutWholePartsAndValidateOnTrainingSubjects) {
+  const auto dataset = testing_fixtures::tiny_dataset({{"a", "s1", 3}, {"a", "s2", 2}, {"b", "s1", 4},
+                                                       {"b", "s2", 2}, {"c", "s9", 3}, {"c", "s8", 2}});
+  FoldOptions options;
+  options.group_by = Grouping::kDataset;
+  options.validation_fraction = 0.3;
+  const auto folds = make_loso_folds(dataset, options);
+  ASSERT_EQ(folds.size(), 3u);
+  EXPECT_EQ(folds[0].key, "a");
+  EXPECT_EQ(folds[2].key, "c");
+  EXPECT_EQ(group_keys(dataset, Grouping::kDataset), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_NO_THROW(check_fold_invariants(dataset, folds, true, Grouping::kDataset));
+  for (const auto& fold : folds) {
+    for (auto i : fold.test) EXPECT_EQ(dataset.samples[i].dataset, fold.key);
+    for (const auto* set : {&fold.train, &fold.validation}) {
+      for (auto i : *set) EXPECT_NE(dataset.samples[i].dataset, fold.key);
+    }
+    ASSERT_EQ(fold.validation_subjects.size(), 1u);  // 30% of 4 training subjects, rounded
+    EXPECT_NE(fold.validation_subjects[0].rfind(fold.key + "/", 0), 0u);
+    EXPECT_EQ(fold.test.size() + fold.train.size() + fold.validation.size(),
+              static_cast<size_t>(dataset.size()));
+  }
+  // A subject fold checked as a part fold breaks the invariants (the test group differs).
+  EXPECT_THROW(check_fold_invariants(dataset, make_loso_folds(dataset), true, Grouping::kDataset),
+               Error);
+  const auto one_part = testing_fixtures::tiny_dataset({{"a", "s1", 3}, {"a", "s2", 3}});
+  try {
+    make_loso_folds(one_part, options);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("at least two dataset parts; the data has 1 (a)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_grouping("person"), ConfigError);
+}
+
+}  // namespace mer::engine

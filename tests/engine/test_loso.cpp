@@ -421,4 +421,36 @@ TEST(Loso, RunsRecordedBeforeSpecVersionsResumeAndReEvaluateIdentically) {
   fs::remove_all(dir);
 }
 
+// Leave one database out: folds are the dataset parts, the summary gives each held-out part
+// and the pooled figures, and resume and re-evaluation follow the recorded grouping.
+TEST(Loso, GroupedByDatasetHoldsOutEachPartAndResumesAndReEvaluates) {
+  const auto dataset = data::make_synthetic(
+      data::SyntheticOptions().subjects(6).samples_per_subject(6).face_size(0).parts(3));
+  const auto dir = fresh_dir("by_part");
+  auto o = quick_options(2);
+  o.train.group_by = Grouping::kDataset;
+  o.train.protocol = Protocol::kInnerVal;
+  o.train.validation_fraction = 0.25;
+  const auto result = run_loso(dataset, o, dir.string());
+  ASSERT_TRUE(result.failures.empty());
+  EXPECT_EQ(result.summary["group_by"], "dataset");
+  EXPECT_EQ(result.summary["folds"], 3);
+  for (const std::string part : {"synth1", "synth2", "synth3"}) {
+    const auto count = std::count_if(dataset.samples.begin(), dataset.samples.end(),
+                                     [&](const data::SampleInfo& s) { return s.dataset == part; });
+    EXPECT_EQ(result.summary["per_dataset"][part]["n"], count) << part;
+    EXPECT_TRUE(fs::is_regular_file(dir / "folds" / part / "fold.json")) << part;
+  }
+  EXPECT_EQ(result.summary["n"], dataset.size());
+  EXPECT_NE(format_summary_table(result.summary).find("held-out"), std::string::npos);
+  std::ifstream run_json(dir / "run.json");
+  EXPECT_EQ(nlohmann::json::parse(run_json)["settings"]["group_by"], "dataset");
+  EXPECT_EQ(run_loso(dataset, o, dir.string()).resumed, 3);
+  EXPECT_EQ(evaluate_run(dataset, dir.string()).mismatches, 0);
+  // The same folder with subject folds is another run.
+  o.train.group_by = Grouping::kSubject;
+  EXPECT_THROW(run_loso(dataset, o, dir.string()), ConfigError);
+  fs::remove_all(dir);
+}
+
 }  // namespace mer::engine

@@ -670,6 +670,10 @@ void SyntheticOptions::validate() const {
     fail("intensity must be in (0, " + std::to_string(kMaxIntensity) + "], got " +
          std::to_string(intensity()));
   }
+  if (parts() < 1 || parts() > subjects()) {
+    fail("parts must be in 1..subjects (" + std::to_string(subjects()) + "), got " +
+         std::to_string(parts()));
+  }
 }
 
 std::vector<std::string> synthetic_primary_parts() {
@@ -834,13 +838,14 @@ Dataset make_synthetic(const SyntheticOptions& options) {
     for (int64_t c = 0; c < count[static_cast<size_t>(s)]; ++c, ++n) {
       const int64_t label = labels[static_cast<size_t>(n)];
       SampleInfo info;
-      info.dataset = "synth";
+      info.dataset = options.parts() > 1 ? "synth" + std::to_string(s % options.parts() + 1)
+                                         : std::string("synth");
       info.subject = subject;
       info.sample = numbered("clip", c + 1);
       info.label = label;
       info.emotion = ds.class_names[static_cast<size_t>(label)];
-      info.flow_path = "flow/synth_" + subject + "_" + info.sample + ".png";
-      info.face_path = "face/synth_" + subject + "_" + info.sample + ".jpg";
+      info.flow_path = "flow/" + info.dataset + "_" + subject + "_" + info.sample + ".png";
+      info.face_path = "face/" + info.dataset + "_" + subject + "_" + info.sample + ".jpg";
       ds.samples.push_back(info);
 
       Random rng =

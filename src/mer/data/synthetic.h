@@ -45,6 +45,11 @@ struct SyntheticOptions {
   // Scale of the expression (class) motion; the nuisance motions keep their size, so this
   // sets how easy the task is. 1 = the default difficulty.
   TORCH_ARG(double, intensity) = 1.0;
+  // Number of dataset parts the subjects are spread over, like the databases of the MEGC2019
+  // composite (for leave-one-database-out protocols): 1 = every subject in part "synth";
+  // N > 1 = subject i (0-based) in part "synth<i mod N + 1>". The samples are the same either
+  // way; only the part names (and with them the data's checksum) change.
+  TORCH_ARG(int64_t, parts) = 1;
 
  public:  // TORCH_ARG leaves the access at private
   // Throws mer::ConfigError naming the option when a value is out of range.

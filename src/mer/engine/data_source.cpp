@@ -16,7 +16,8 @@ namespace mer::engine {
 std::string synthetic_label(const data::SyntheticOptions& o) {
   return "synthetic(subjects=" + std::to_string(o.subjects()) +
          ",samples=" + std::to_string(o.samples_per_subject()) +
-         ",size=" + std::to_string(o.flow_size()) + ",seed=" + std::to_string(o.seed()) + ")";
+         ",size=" + std::to_string(o.flow_size()) + ",seed=" + std::to_string(o.seed()) +
+         (o.parts() > 1 ? ",parts=" + std::to_string(o.parts()) : std::string()) + ")";
 }
 
 namespace {

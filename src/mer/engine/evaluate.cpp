@@ -36,6 +36,7 @@ TrainOptions options_from_settings(const nlohmann::json& settings) {
   o.class_weights = settings.value("class_weights", o.class_weights);
   o.device = settings.value("device", o.device);
   o.protocol = parse_protocol(settings.at("protocol").get<std::string>());
+  o.group_by = parse_grouping(settings.value("group_by", std::string("subject")));
   return o;
 }
 
@@ -64,6 +65,14 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
     settings = nlohmann::json::parse(in).at("settings");
   } catch (const std::exception& e) {
     throw DataError(run_file.string() + ": unreadable: " + e.what());
+  }
+  if (settings.contains("members")) {
+    std::string members;
+    for (const auto& m : settings.at("members")) {
+      members += (members.empty() ? "" : ", ") + m.value("run", std::string("?"));
+    }
+    throw ConfigError(out_dir + " is an ensemble (`mer ensemble`): it has no models of its own; "
+                      "evaluate its runs (" + members + ")");
   }
   if (!options.other_data() && settings.at("data_checksum") != dataset.checksum()) {
     const auto recorded = trained_on(out);
@@ -98,7 +107,8 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
              dataset.samples[static_cast<size_t>(i)].sample] = i;
   }
   std::vector<int64_t> labels, predictions;
-  for (const auto& key : dataset.fold_keys()) {
+  const auto grouping = parse_grouping(settings.value("group_by", std::string("subject")));
+  for (const auto& key : group_keys(dataset, grouping)) {
     const fs::path dir = out / "folds" / fold_folder_name(key);
     if (!fs::is_regular_file(dir / "fold.json")) continue;
     FoldOutcome recorded;
@@ -110,7 +120,12 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
         // occluded frames lost the face in `mer prepare`): match by key, count the missing.
         nlohmann::json kept = nlohmann::json::array();
         for (auto sample : fold_json.at("samples")) {
-          const auto it = index_of.find(key + "/" + sample.at("sample").get<std::string>());
+          // Folds by part name each sample's subject; subject folds are keyed by it.
+          const std::string subject_key =
+              grouping == Grouping::kDataset
+                  ? key + "/" + sample.at("subject").get<std::string>()
+                  : key;
+          const auto it = index_of.find(subject_key + "/" + sample.at("sample").get<std::string>());
           if (it == index_of.end()) {
             ++report.missing;
             continue;
@@ -179,7 +194,7 @@ EvaluationReport evaluate_run(const data::Dataset& dataset, const std::string& o
     run.backend = settings.value("backend", std::string());
     run.data = tested_on;
     run.data_checksum = dataset.checksum();
-    run.folds_total = static_cast<int64_t>(dataset.fold_keys().size());
+    run.folds_total = static_cast<int64_t>(group_keys(dataset, grouping).size());
     // Oracle runs saved their last epoch: what is tested here is that model, honestly.
     const Protocol written = oracle ? Protocol::kHonest : run.options.protocol;
     auto summary = make_summary(report.outcomes, dataset, run);

@@ -73,6 +73,8 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
     j["val_fraction"] = o.validation_fraction;
     j["patience"] = o.patience;
   }
+  // Absent for subject folds, so that runs recorded before grouping existed resume.
+  if (o.group_by != Grouping::kSubject) j["group_by"] = grouping_name(o.group_by);
   return j;
 }
 
@@ -249,7 +251,8 @@ std::string default_run_folder(const TrainOptions& options, const data::Dataset&
     name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
   }
   return "runs/loso-" + train.model + "-" + (name.empty() ? "data" : name) + "-" +
-         protocol_name(train.protocol) + "-e" + std::to_string(train.epochs) + "-s" +
+         protocol_name(train.protocol) +
+         (train.group_by == Grouping::kSubject ? "" : "-by-" + grouping_name(train.group_by)) + "-e" + std::to_string(train.epochs) + "-s" +
          std::to_string(train.seed) + "-" + hash.hex().substr(0, 8);
 }
 
@@ -269,9 +272,10 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   const std::string backend = resolve_backend(train);
   FoldOptions fold_options;
   fold_options.seed = train.seed;
+  fold_options.group_by = train.group_by;
   if (train.protocol == Protocol::kInnerVal) fold_options.validation_fraction = train.validation_fraction;
   const auto all_folds = make_loso_folds(dataset, fold_options);
-  check_fold_invariants(dataset, all_folds, /*complete=*/true);
+  check_fold_invariants(dataset, all_folds, /*complete=*/true, train.group_by);
   const auto folds = select_folds(all_folds, options.folds);
 
   // Paths and labels go into run.json, every checkpoint and the summary: refused now rather

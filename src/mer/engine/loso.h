@@ -61,12 +61,13 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                     const std::string& out_dir);
 
 // Everything that changes a fold's result, as run.json's "settings" records it (model, full
-// model options, spec version, training settings, protocol, backend, device, data checksum).
+// model options, spec version, training settings, protocol, fold grouping, backend, device,
+// data checksum).
 nlohmann::json run_settings(const TrainOptions& options, const std::string& backend,
                             const data::Dataset& dataset);
 
 // The output folder `mer loso` uses when none is given:
-// runs/loso-MODEL-DATA-PROTOCOL-eEPOCHS-sSEED-HASH, HASH a digest of every setting that
+// runs/loso-MODEL-DATA-PROTOCOL[-by-dataset]-eEPOCHS-sSEED-HASH, HASH a digest of every setting that
 // changes results (data checksum and resolved model options included), so that a rerun of
 // the same command resumes its run and a run with other settings or data gets its own folder.
 std::string default_run_folder(const TrainOptions& options, const data::Dataset& dataset,

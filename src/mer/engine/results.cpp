@@ -23,6 +23,7 @@ nlohmann::json outcome_to_json(const FoldOutcome& o, const data::Dataset& datase
   for (size_t i = 0; i < o.samples.size(); ++i) {
     const auto& s = dataset.samples[o.samples[i]];
     samples.push_back({{"index", o.samples[i]},
+                       {"subject", s.subject},
                        {"sample", s.sample},
                        {"label", s.label},
                        {"pred", o.predictions[i]},
@@ -53,9 +54,11 @@ FoldOutcome outcome_from_json(const nlohmann::json& j, const data::Dataset& data
   o.selection_score = j.at("selection_score").get<std::vector<double>>();
   for (const auto& s : j.at("samples")) {
     const auto index = s.at("index").get<int64_t>();
+    // The fold key is the sample's subject key, or its dataset part for folds by part.
     if (index < 0 || index >= dataset.size() ||
         dataset.samples[index].sample != s.at("sample").get<std::string>() ||
-        dataset.samples[index].fold_key() != o.key) {
+        (dataset.samples[index].fold_key() != o.key && dataset.samples[index].dataset != o.key) ||
+        (s.contains("subject") && s.at("subject") != dataset.samples[index].subject)) {
       throw Error("fold result " + o.key + " does not match the dataset's samples");
     }
     o.samples.push_back(index);
@@ -111,6 +114,8 @@ nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data
       {"model_options", o.model_options},
       {"protocol", protocol_name(o.protocol)},
       {"protocol_note", protocol_note(o.protocol)},
+      // What each fold held out; per_dataset then gives each held-out part's figures.
+      {"group_by", grouping_name(o.group_by)},
       {"epochs", o.epochs},
       {"seed", o.seed},
       {"folds", static_cast<int64_t>(outcomes.size())},
@@ -188,6 +193,9 @@ std::string format_summary_table(const nlohmann::json& s) {
   }
   out << "\n";
   out << "  " << s.at("protocol_note").get<std::string>() << "\n";
+  if (s.value("group_by", std::string("subject")) == "dataset") {
+    out << "  folds hold out one dataset part each: a part's row is its held-out test\n";
+  }
   std::snprintf(line, sizeof line, "  %-10s %5s  %7s  %7s  %8s\n", "part", "n", "UF1", "UAR",
                 "accuracy");
   out << line;

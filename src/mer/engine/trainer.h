@@ -39,6 +39,9 @@ struct TrainOptions {
   Protocol protocol = Protocol::kHonest;
   double validation_fraction = 0.15;  // inner-val: share of training subjects held out
   int64_t patience = 0;  // inner-val: stop after this many epochs without improvement; 0 = never
+  // What a fold holds out: one subject (LOSO, the default) or one dataset part (leave one
+  // database out). Inner validation holds out training subjects either way.
+  Grouping group_by = Grouping::kSubject;
   // auto: the fused single-threaded CPU kernel where the model has one (STSTNet), else torch.
   std::string backend = "auto";  // auto | fused | torch
   std::string device = "cpu";    // cpu | cuda

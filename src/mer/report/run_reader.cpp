@@ -109,6 +109,7 @@ std::vector<FoldCurve> read_curves(const fs::path& dir, const std::vector<std::s
     c.selection_score = doubles(j, "selection_score");
     c.epoch_used = j.value("epoch_used", int64_t{0});
     c.epochs_run = j.value("epochs_run", int64_t{0});
+    if (c.train_loss.empty()) continue;  // nothing was trained (an ensemble's fold): no curve
     by_fold[c.fold] = std::move(c);
   }
   std::vector<FoldCurve> out;
@@ -185,8 +186,11 @@ RunRecord read_run(const std::string& dir) {
   if (run.kind == RunKind::kLoso) {
     std::vector<std::string> order;
     std::set<std::string> seen;
+    // Folds are subjects, or dataset parts in a run grouped by part.
+    const bool by_part = run.summary.value("group_by", std::string("subject")) == "dataset";
     for (const auto& p : run.predictions) {
-      if (seen.insert(p.subject_key()).second) order.push_back(p.subject_key());
+      const auto key = by_part ? p.dataset : p.subject_key();
+      if (seen.insert(key).second) order.push_back(key);
     }
     run.curves = read_curves(root, order);
   }
