@@ -110,6 +110,11 @@ void check_or_write_settings(const fs::path& out, const nlohmann::json& settings
                 (previous.contains(key) ? previous[key].dump() : "(unset)") + " -> " + value.dump();
       }
     }
+    // Subject folds record no grouping: a run with one recorded is another run.
+    if (previous.contains("group_by") && !settings.contains("group_by")) {
+      diff += (diff.empty() ? "" : ", ") + std::string("group_by ") + previous["group_by"].dump() +
+              " -> \"subject\"";
+    }
     if (!diff.empty()) {
       throw ConfigError(out.string() + " holds a run with other settings (" + diff +
                         "); use another --out to start a new run");
