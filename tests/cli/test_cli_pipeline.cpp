@@ -149,7 +149,9 @@ TEST_F(RealDataCliPipeline, PredictReproducesLosoForEveryModel) {
   for (const auto* spec : mer::models::model_registry()) {
     SCOPED_TRACE(spec->name);
     const std::string run = db_->out("contract-" + spec->name).string();
-    const auto train = mer_run("loso --model " + spec->name + " --data " + prepared_ +
+    std::string smoke;  // the model at its smoke-check size
+    for (const auto& [key, value] : spec->smoke_options) smoke += " --model-opt " + key + "=" + value;
+    const auto train = mer_run("loso --model " + spec->name + smoke + " --data " + prepared_ +
                                " --epochs 1 --folds casme2/sub01 --quiet --out " + run);
     ASSERT_EQ(train.code, 0) << train.output;
     const auto j = mer_run("predict --json --checkpoint " + run + "/folds/casme2__sub01/model.pt" +

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/cli_runner.h"
+#include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
 
@@ -111,6 +112,16 @@ std::string runnable(const std::string& command, const fs::path& work, bool real
     if (!fs::exists(work / value)) return why = value + " was not made by an earlier command run here", "";
   }
   const bool help = command.find("--help") != std::string::npos;
+  // A model trained here runs at its smoke-check size (ModelSpec::smoke_options), for the
+  // options the command does not set itself.
+  const std::string model = flag_value(w, "--model");
+  if ((sub == "loso" || sub == "train" || sub == "tune") && !help && !model.empty()) {
+    for (const auto& [key, value] : mer::models::find_model(model).smoke_options) {
+      if (command.find("--model-opt " + key + "=") == std::string::npos) {
+        w.insert(w.end(), {"--model-opt", key + "=" + value});
+      }
+    }
+  }
   if (sub == "loso" && !help) {
     bool epochs = false;
     for (size_t i = 0; i + 1 < w.size(); ++i) {

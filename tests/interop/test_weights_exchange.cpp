@@ -62,7 +62,7 @@ std::string write_checkpoint(const std::string& name, const std::string& path,
   torch::manual_seed(11);
   // CVA-FPF's default Swin backbone takes seconds per forward pass: a small one keeps the test
   // lean and still has every kind of layer.
-  std::map<std::string, std::string> given;
+  std::map<std::string, std::string> given = models::find_model(name).smoke_options;
   if (name == "cva-fpf") {
     given = {{"input_size", "32"}, {"window", "2"}, {"width", "0.125"}, {"embed", "8"}, {"depths", "2,2,2"}};
   }

@@ -47,12 +47,13 @@ DataTraits everything() {
   return t;
 }
 
-// The model with its default options fitted to data that has everything.
+// The model with its default options (at its smoke-check size, ModelSpec::smoke_options)
+// fitted to data that has everything.
 ModelPtr default_model(const std::string& name) {
   ModelConfig config;
   config.num_classes = kClasses;
   config.input_size = kSide;
-  config.options = resolve_model_options(name, {}, everything());
+  config.options = resolve_model_options(name, find_model(name).smoke_options, everything());
   return make_model(name, config);
 }
 

@@ -105,7 +105,7 @@ TEST(ExplainFigure, EveryModelsFigureNamesWhatItShows) {
     models::ModelConfig config;
     config.num_classes = 3;
     config.input_size = 28;
-    auto options = models::resolve_model_options(spec->name, {}, traits);
+    auto options = models::resolve_model_options(spec->name, spec->smoke_options, traits);
     // A model with an optional explanation (e.g. AU probabilities) shows it when asked.
     for (const auto& o : spec->options) {
       if (o.name == "au") options["au"] = "predicted";

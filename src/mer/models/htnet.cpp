@@ -240,6 +240,9 @@ MER_MODEL_SPEC(htnet) {
   // script reports each test subject's best epoch; mer trains the fixed 800 (honest LOSO).
   // The synthetic set is small and easy: fewer epochs reach its plateau.
   spec.training = TrainingDefaults{800, 40, 5e-5, 256, "adam", 0.0};
+  // The published size has about 140 million parameters: smoke checks use the same hierarchy
+  // at a width that trains in seconds.
+  spec.smoke_options = {{"dim", "8"}, {"heads", "1"}, {"block_repeats", "1,1,1"}};
   spec.inputs = [](const OptionValues&) {
     ModelInputs in;
     in.landmarks = true;

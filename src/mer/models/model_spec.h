@@ -187,6 +187,9 @@ struct ModelSpec {
   // Options recorded at an older `recorded_version` (0 = before versions were recorded) ->
   // what they meant: fills keys whose default has changed since. Absent: nothing changed.
   std::function<void(std::map<std::string, std::string>& options, int recorded_version)> migrate;
+  // Options that make the same architecture small enough to train in seconds on a CPU, for
+  // smoke checks (the test suite's every-model tests); empty when the defaults already are.
+  std::map<std::string, std::string> smoke_options;
   // The fused CPU kernel for a module made by `make`, or absent when the model has none.
   std::function<std::unique_ptr<FusedCpuKernel>(ModelImpl& module)> fused_cpu_kernel;
 
