@@ -1,9 +1,10 @@
 // The README's commands run as written, so that they cannot drift from what mer does: every
 // `build/mer ...` line of its code blocks is run in order in a scratch folder laid out like a
 // checkout (build/ and ../shared beside it), with small work substituted where it would take
-// long (one epoch, one fold, two inner folds, a handful of clips). Commands that cannot run here are skipped and
-// listed with the reason: placeholders (DIR, CKPT, ...), a GPU, the licensed data where it is
-// absent, or an input made by a command that was itself skipped.
+// long (one epoch, one fold, two inner folds, a model's smoke-check size, a handful of clips).
+// Commands that cannot run here are skipped and listed with the reason: placeholders (DIR,
+// CKPT, ...), a GPU, the licensed data where it is absent, or an input made by a command that
+// was itself skipped.
 #include <gtest/gtest.h>
 #include <cstdio>
 #include <filesystem>
