@@ -101,8 +101,9 @@ TEST_P(ModelContract, SaveThenLoadGivesIdenticalOutputs) {
     model->forward(batch);
   }
   const auto path = (fs::temp_directory_path() / ("mer_contract_" + GetParam() + ".pt")).string();
+  const auto options = resolve_model_options(GetParam(), spec().smoke_options, everything());
   const nlohmann::json meta = {{"model", GetParam()},
-                               {"model_options", resolve_model_options(GetParam(), {}, everything())},
+                               {"model_options", options},
                                {"model_spec_version", spec().version},
                                {"num_classes", kClasses},
                                {"input_size", kSide}};
