@@ -59,12 +59,14 @@ if tf.exists():
 for model in models:
     h_uf1, h_uar, o_uf1, o_uar, l_uf1, l_uar, secs = [], [], [], [], [], [], []
     for run in sorted(out.glob(f"{model}-loso-oracle-s*")):
+        if not (run / "summary.json").exists(): continue  # unfinished: rerun the script
         s = json.loads((run / "summary.json").read_text())
         if not s.get("complete"): continue
         o_uf1.append(s["uf1"]); o_uar.append(s["uar"])
         h = s["honest_last_epoch"]; h_uf1.append(h["uf1"]); h_uar.append(h["uar"])
         if run.name in times: secs.append(times[run.name])
     for run in sorted(out.glob(f"{model}-lodo-s*")):
+        if not (run / "summary.json").exists(): continue
         s = json.loads((run / "summary.json").read_text())
         if not s.get("complete"): continue
         l_uf1.append(s["uf1"]); l_uar.append(s["uar"])
