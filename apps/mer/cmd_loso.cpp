@@ -110,16 +110,7 @@ int LosoCommand::run() {
   auto& train = loso_.train;
   train.protocol = engine::parse_protocol(protocol_);
   train.group_by = engine::parse_grouping(group_by_);
-  // Flags that would change nothing in this combination: refused, so that a user never
-  // believes a setting took effect.
-  if (train.protocol != engine::Protocol::kInnerVal) {
-    for (const char* flag : {"--patience", "--val-fraction"}) {
-      if (command_->count(flag) > 0) {
-        throw ConfigError(std::string(flag) + " has no effect with --protocol " + protocol_ +
-                          " (it applies to --protocol inner-val only)");
-      }
-    }
-  }
+  refuse_inner_val_flags_unless(protocol_);
   for (const auto& item : model_opts_) engine::parse_model_option(item, train.model_options);
   const auto opened = engine::open_dataset(engine::DataSourceOptions()
                                                .path(data_)

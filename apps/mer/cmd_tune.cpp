@@ -100,14 +100,7 @@ int TuneCommand::run() {
   auto& train = tune_.train;
   train.protocol = engine::parse_protocol(protocol_);
   train.group_by = engine::parse_grouping(group_by_);
-  if (train.protocol != engine::Protocol::kInnerVal) {
-    for (const char* flag : {"--patience", "--val-fraction"}) {
-      if (command_->count(flag) > 0) {
-        throw ConfigError(std::string(flag) + " has no effect with --protocol " + protocol_ +
-                          " (it applies to --protocol inner-val only)");
-      }
-    }
-  }
+  refuse_inner_val_flags_unless(protocol_);
   if (command_->count("--budget") > 0 && tune_.search == "grid" && tune_.budget == 0) {
     throw ConfigError("--budget 0 has no effect: a grid search is unlimited by default");
   }

@@ -1,5 +1,7 @@
 #include "command.h"
 
+#include "mer/core/error.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -49,6 +51,16 @@ void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group
                   "synthetic data: dataset parts the subjects are spread over (synth1..synthN, "
                   "like the databases of a composite; for loso --group-by dataset)")
       ->check(CLI::Range(1, 1000))->group(group);
+}
+
+void Command::refuse_inner_val_flags_unless(const std::string& protocol) const {
+  if (protocol == "inner-val") return;
+  for (const char* flag : {"--patience", "--val-fraction"}) {
+    if (command_->count(flag) > 0) {
+      throw ConfigError(std::string(flag) + " has no effect with --protocol " + protocol +
+                        " (it applies to --protocol inner-val only)");
+    }
+  }
 }
 
 }  // namespace mer::cli

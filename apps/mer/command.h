@@ -19,6 +19,10 @@ class Command {
   virtual int run() = 0;
 
  protected:
+  // Refuses --patience and --val-fraction unless `protocol` is inner-val: they would change
+  // nothing, and a user must never believe a setting took effect.
+  void refuse_inner_val_flags_unless(const std::string& protocol) const;
+
   CLI::App* command_ = nullptr;
 };
 
