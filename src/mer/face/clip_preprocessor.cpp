@@ -191,11 +191,11 @@ PreparedClip ClipPreprocessor::process_frames(const std::vector<cv::Mat>& frames
   clip.timing.align_ms += ms_since(t);
 
   t = Clock::now();
-  const cv::Mat flow = tvl1_flow(grey_crops[0], grey_crops[1], options_.flow());
+  clip.flow = tvl1_flow(grey_crops[0], grey_crops[1], options_.flow());
   clip.timing.flow_ms = ms_since(t);
 
   t = Clock::now();
-  clip.flow_map = motion_map(flow, options_.map());
+  clip.flow_map = motion_map(clip.flow, options_.map());
   clip.timing.map_ms = ms_since(t);
   clip.timing.total_ms = ms_since(start);
   return clip;

@@ -63,6 +63,10 @@ struct PreparedClip {
   // options.map().channel_order()), each min-max normalised to 0..255 per sample (spanning
   // exactly 0..255 unless constant, then 0).
   cv::Mat flow_map;
+  // The TV-L1 flow onset -> apex the map was made from: CV_32FC2 at the flow's working size,
+  // in pixels of that size (optical_flow.h). Kept for the region motion of `mer predict`,
+  // which would otherwise compute the same flow again.
+  cv::Mat flow;
   // Aligned crops, alignment.output_size square (224 by default): CV_8UC1 grey, or CV_8UC3
   // BGR with colour_crops.
   cv::Mat onset_crop;

@@ -7,7 +7,6 @@
 
 #include "mer/core/error.h"
 #include "mer/face/image_io.h"
-#include "mer/face/optical_flow.h"
 
 namespace fs = std::filesystem;
 
@@ -58,9 +57,7 @@ ClipAnalysis analyse_frames(face::ClipPreprocessor& preprocessor, const std::vec
   out.clip = preprocessor.process_frames(images, frames, apex_index);
   out.onset_file = frames.front();
   out.apex_file = frames.at(static_cast<size_t>(out.clip.apex_index));
-  const cv::Mat onset = face::to_grey(out.clip.onset_crop), apex = face::to_grey(out.clip.apex_crop);
-  const cv::Mat flow = face::tvl1_flow(onset, apex, preprocessor.options().flow());
-  out.motion = analyse_region_motion(flow, out.clip.landmarks, out.clip.onset_crop.cols);
+  out.motion = analyse_region_motion(out.clip.flow, out.clip.landmarks, out.clip.onset_crop.cols);
   return out;
 }
 

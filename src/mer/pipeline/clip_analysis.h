@@ -19,8 +19,8 @@ struct ClipAnalysis {
 };
 
 // `frames`: frame files, frames[0] = onset; `apex_index`: index of the apex in `frames`, or
-// empty to spot it among frames[1..] (face/apex_spotting.h). The region motion comes from a
-// TV-L1 flow between the aligned crops with the preprocessor's flow settings. Throws
+// empty to spot it among frames[1..] (face/apex_spotting.h). The region motion comes from the
+// preprocessor's TV-L1 flow between the aligned crops, the one the flow map is made from. Throws
 // mer::DataError naming the file for a missing or undecodable frame, frames of different
 // sizes, or "no face found in <onset>"; ConfigError for an apex index out of range.
 ClipAnalysis analyse_clip(face::ClipPreprocessor& preprocessor,
