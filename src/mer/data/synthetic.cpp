@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mer/core/error.h"
+#include "mer/core/parallel.h"
 #include "mer/core/rng.h"
 
 namespace mer::data {
@@ -827,13 +828,12 @@ Dataset make_synthetic(const SyntheticOptions& options) {
   ds.landmarks = torch::empty({total, kNumLandmarks, 2}, torch::kFloat32);
   float* flow_out = ds.flows.data_ptr<float>();
   float* landmark_out = ds.landmarks.data_ptr<float>();
+  uint8_t* face_out = face_side > 0 ? ds.faces.data_ptr<uint8_t>() : nullptr;
   const size_t plane = static_cast<size_t>(side * side);
-  std::vector<double> u, v;
-  int64_t n = 0;
-  for (int64_t s = 0; s < options.subjects(); ++s) {
-    std::vector<uint8_t> face;
-    if (face_side > 0) face = draw_face(geometry[static_cast<size_t>(s)], face_side);
-    const LandmarkPoints points = landmarks_of(geometry[static_cast<size_t>(s)]);
+  // The sample records first, in order; first[s] is subject s's first sample.
+  std::vector<int64_t> first(static_cast<size_t>(options.subjects()) + 1, 0);
+  for (int64_t s = 0, n = 0; s < options.subjects(); ++s) {
+    first[static_cast<size_t>(s)] = n;
     const std::string subject = numbered("s", s + 1);
     for (int64_t c = 0; c < count[static_cast<size_t>(s)]; ++c, ++n) {
       const int64_t label = labels[static_cast<size_t>(n)];
@@ -847,28 +847,42 @@ Dataset make_synthetic(const SyntheticOptions& options) {
       info.flow_path = "flow/" + info.dataset + "_" + subject + "_" + info.sample + ".png";
       info.face_path = "face/" + info.dataset + "_" + subject + "_" + info.sample + ".jpg";
       ds.samples.push_back(info);
-
-      Random rng =
-          make_stream(seed, kSampleStream, static_cast<uint64_t>(s), static_cast<uint64_t>(c));
-      const SampleMotion motion = make_motion(rng, label, geometry[static_cast<size_t>(s)],
-                                              style[static_cast<size_t>(s)], options.intensity());
-      render_flow(motion, side, options.noise(), rng, u, v);
-      const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-      const auto ut = torch::from_blob(u.data(), {side, side}, opts);
-      const auto vt = torch::from_blob(v.data(), {side, side}, opts);
-      const auto strain = optical_strain(ut, vt).contiguous();
-      float* out = flow_out + static_cast<size_t>(n) * 3 * plane;
-      normalise_to_bytes(u.data(), plane, out + kFlowU * plane);
-      normalise_to_bytes(v.data(), plane, out + kFlowV * plane);
-      normalise_to_bytes(strain.data_ptr<double>(), plane, out + kFlowStrain * plane);
-      if (face_side > 0) {
-        shift_image(face, face_side, motion.crop_shift, ds.faces[n].data_ptr<uint8_t>());
-      }
-      // The exact shift of the motion (the drawing's is rounded to whole face pixels).
-      store_landmarks(points, motion.crop_shift, side,
-                      landmark_out + static_cast<size_t>(n) * 2 * kNumLandmarks);
     }
   }
+  // Then the drawing, subjects in parallel: every sample draws from its own random stream
+  // (seed, subject, clip), so the data do not depend on the order or the number of threads.
+  parallel_chunks(options.subjects(), 0, [&](int64_t begin, int64_t end) {
+    std::vector<double> u, v;
+    for (int64_t s = begin; s < end; ++s) {
+      std::vector<uint8_t> face;
+      if (face_side > 0) face = draw_face(geometry[static_cast<size_t>(s)], face_side);
+      const LandmarkPoints points = landmarks_of(geometry[static_cast<size_t>(s)]);
+      for (int64_t c = 0; c < count[static_cast<size_t>(s)]; ++c) {
+        const int64_t n = first[static_cast<size_t>(s)] + c;
+        Random rng =
+            make_stream(seed, kSampleStream, static_cast<uint64_t>(s), static_cast<uint64_t>(c));
+        const SampleMotion motion =
+            make_motion(rng, labels[static_cast<size_t>(n)], geometry[static_cast<size_t>(s)],
+                        style[static_cast<size_t>(s)], options.intensity());
+        render_flow(motion, side, options.noise(), rng, u, v);
+        const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+        const auto ut = torch::from_blob(u.data(), {side, side}, opts);
+        const auto vt = torch::from_blob(v.data(), {side, side}, opts);
+        const auto strain = optical_strain(ut, vt).contiguous();
+        float* out = flow_out + static_cast<size_t>(n) * 3 * plane;
+        normalise_to_bytes(u.data(), plane, out + kFlowU * plane);
+        normalise_to_bytes(v.data(), plane, out + kFlowV * plane);
+        normalise_to_bytes(strain.data_ptr<double>(), plane, out + kFlowStrain * plane);
+        if (face_side > 0) {
+          shift_image(face, face_side, motion.crop_shift,
+                      face_out + static_cast<size_t>(n * face_side * face_side));
+        }
+        // The exact shift of the motion (the drawing's is rounded to whole face pixels).
+        store_landmarks(points, motion.crop_shift, side,
+                        landmark_out + static_cast<size_t>(n) * 2 * kNumLandmarks);
+      }
+    }
+  });
   return ds;
 }
 

@@ -510,34 +510,44 @@ cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureO
   return canvas;
 }
 
-void write_explanation_png(const std::string& run_dir, const data::Dataset& dataset,
-                           const std::string& sample_key, const std::string& png_path,
-                           const ExplainFigureOptions& options) {
-  const fs::path file = fs::path(run_dir) / "explain.json";
-  if (!fs::is_regular_file(file)) {
-    throw DataError(file.string() +
+RunExplanations read_run_explanations(const std::string& run_dir) {
+  RunExplanations out;
+  out.file = (fs::path(run_dir) / "explain.json").string();
+  if (!fs::is_regular_file(out.file)) {
+    throw DataError(out.file +
                     ": not found (the run is unfinished, or its model exports no explanations)");
   }
-  nlohmann::json run;
   try {
-    std::ifstream in(file);
-    run = nlohmann::json::parse(in);
+    std::ifstream in(out.file);
+    out.run = nlohmann::json::parse(in);
   } catch (const std::exception& e) {
-    throw DataError(file.string() + ": unreadable: " + e.what());
+    throw DataError(out.file + ": unreadable: " + e.what());
   }
-  if (run.value("format", "") != "mer-explanations" || run.value("version", 0) != 1) {
-    throw DataError(file.string() + ": not a mer explanation file of a known version");
+  if (out.run.value("format", "") != "mer-explanations" || out.run.value("version", 0) != 1) {
+    throw DataError(out.file + ": not a mer explanation file of a known version");
   }
-  const nlohmann::json* found = nullptr;
-  std::string some;
-  for (const auto& s : run.at("samples")) {
-    if (s.at("key") == sample_key) found = &s;
-    if (some.size() < 200) some += (some.empty() ? "" : ", ") + s.at("key").get<std::string>();
+  const auto& samples = out.run.at("samples");
+  for (size_t i = 0; i < samples.size(); ++i) {
+    out.samples[samples[i].at("key").get<std::string>()] = i;
   }
-  if (!found) {
-    throw DataError("sample '" + sample_key + "' is not in " + file.string() + " (it has e.g. " +
-                    some + ")");
+  return out;
+}
+
+std::vector<uchar> explanation_png(const RunExplanations& explanations,
+                                   const data::Dataset& dataset, const std::string& sample_key,
+                                   const ExplainFigureOptions& options) {
+  const auto& run = explanations.run;
+  const auto entry = explanations.samples.find(sample_key);
+  if (entry == explanations.samples.end()) {
+    std::string some;
+    for (const auto& s : run.at("samples")) {
+      if (some.size() >= 200) break;
+      some += (some.empty() ? "" : ", ") + s.at("key").get<std::string>();
+    }
+    throw DataError("sample '" + sample_key + "' is not in " + explanations.file +
+                    " (it has e.g. " + some + ")");
   }
+  const nlohmann::json* found = &run.at("samples").at(entry->second);
   int64_t index = -1;
   for (int64_t i = 0; i < dataset.size(); ++i) {
     const auto& s = dataset.samples[i];
@@ -579,7 +589,17 @@ void write_explanation_png(const std::string& run_dir, const data::Dataset& data
   }
   const auto image = render_explanation(input, options);
   std::vector<uchar> bytes;
-  if (!cv::imencode(".png", image, bytes)) throw DataError(png_path + ": cannot encode the PNG");
+  if (!cv::imencode(".png", image, bytes)) {
+    throw DataError("sample '" + sample_key + "': cannot encode the figure as PNG");
+  }
+  return bytes;
+}
+
+void write_explanation_png(const std::string& run_dir, const data::Dataset& dataset,
+                           const std::string& sample_key, const std::string& png_path,
+                           const ExplainFigureOptions& options) {
+  const auto bytes =
+      explanation_png(read_run_explanations(run_dir), dataset, sample_key, options);
   write_file_atomic(png_path,
                     std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }

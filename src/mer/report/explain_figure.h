@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,11 +64,26 @@ nlohmann::json explanation_units_of(const std::string& model);
 cv::Mat render_explanation(const ExplainFigureInput& input, const ExplainFigureOptions& options = {},
                            std::vector<std::string>* texts = nullptr);
 
-// Finds `sample_key` ("dataset/subject/sample") in RUN/explain.json, loads its face and flow
-// from `dataset` (faces are read from dataset.root/face_path, or dataset.faces), renders the
-// figure and writes it to `png_path`. Throws DataError naming the file if RUN has no
-// explain.json (the model exports no explanations, or the run is unfinished), or the sample
-// is not in it (the message lists a few keys that are).
+// A run's explain.json, parsed once for any number of figures.
+struct RunExplanations {
+  std::string file;      // RUN/explain.json, for messages
+  nlohmann::json run;    // the whole file
+  std::map<std::string, size_t> samples;  // key -> index in run["samples"]
+};
+
+// Reads RUN/explain.json. Throws DataError naming the file if it is missing (the model exports
+// no explanations, or the run is unfinished), unreadable, or not a known version.
+RunExplanations read_run_explanations(const std::string& run_dir);
+
+// Finds `sample_key` ("dataset/subject/sample") in the run's explanations, loads its face and
+// flow from `dataset` (faces are read from dataset.root/face_path, or dataset.faces) and
+// renders the figure as PNG bytes. Throws DataError if the sample is not in the run (the
+// message lists a few keys that are) or not in `dataset`.
+std::vector<uchar> explanation_png(const RunExplanations& explanations,
+                                   const data::Dataset& dataset, const std::string& sample_key,
+                                   const ExplainFigureOptions& options = {});
+
+// read_run_explanations + explanation_png, written to `png_path`.
 void write_explanation_png(const std::string& run_dir, const data::Dataset& dataset,
                            const std::string& sample_key, const std::string& png_path,
                            const ExplainFigureOptions& options = {});

@@ -1,11 +1,10 @@
 #include "mer/report/report_explanations.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -48,13 +47,6 @@ data::Dataset load_named_data(const std::string& label) {
   return parts.empty() ? dataset : data::select_parts(dataset, parts);
 }
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 }  // namespace
 
 std::vector<ExplanationFigure> make_explanations(const ReportContent& content,
@@ -74,9 +66,6 @@ std::vector<ExplanationFigure> make_explanations(const ReportContent& content,
   // Loaded once per data label; a failure is remembered as the note for every run on it.
   std::map<std::string, std::shared_ptr<data::Dataset>> datasets;
   std::map<std::string, std::string> failures;
-  const fs::path scratch =
-      fs::temp_directory_path() / ("mer-report-" + std::to_string(::getpid()));
-  fs::create_directories(scratch);
   for (size_t i : chosen) {
     const auto& run = content.runs[i];
     const std::string label = options.data().empty() ? run.data() : options.data();
@@ -93,6 +82,15 @@ std::vector<ExplanationFigure> make_explanations(const ReportContent& content,
       note = "no figure: " + label + " is not the data of this run (checksum " +
              datasets[label]->checksum().substr(0, 12) + ", the run's " +
              run.data_checksum().substr(0, 12) + ")";
+    }
+    // Parsed once for all of this run's figures.
+    std::optional<RunExplanations> explanations;
+    if (note.empty()) {
+      try {
+        explanations = read_run_explanations(run.dir);
+      } catch (const std::exception& e) {
+        note = std::string("no figure: ") + e.what();
+      }
     }
     const auto names = run.class_names();
     const auto keys = options.samples().empty()
@@ -115,10 +113,9 @@ std::vector<ExplanationFigure> make_explanations(const ReportContent& content,
       f.prediction = names.at(static_cast<size_t>(p->prediction));
       f.note = note;
       if (note.empty()) {
-        const fs::path png = scratch / "figure.png";
         try {
-          write_explanation_png(run.dir, *datasets[label], key, png.string());
-          f.png = read_bytes(png);
+          const auto png = explanation_png(*explanations, *datasets[label], key);
+          f.png.assign(png.begin(), png.end());
         } catch (const std::exception& e) {
           f.note = std::string("no figure: ") + e.what();
         }
@@ -126,8 +123,6 @@ std::vector<ExplanationFigure> make_explanations(const ReportContent& content,
       out.push_back(std::move(f));
     }
   }
-  std::error_code ignored;
-  fs::remove_all(scratch, ignored);
   return out;
 }
 
