@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "mer/core/error.h"
+#include "mer/face/shape_predictor_cache.h"
 
 namespace mer::face {
 
@@ -53,7 +54,8 @@ LandmarkModel::LandmarkModel(std::string path, std::unique_ptr<Impl> impl)
 
 LandmarkModel::~LandmarkModel() = default;
 
-std::shared_ptr<const LandmarkModel> LandmarkModel::load(const std::string& path) {
+std::shared_ptr<const LandmarkModel> LandmarkModel::load(const std::string& path,
+                                                         LandmarkModelCache cache) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw DataError(path + ": landmark model not found (the default comes with Debian's "
@@ -61,11 +63,18 @@ std::shared_ptr<const LandmarkModel> LandmarkModel::load(const std::string& path
                            "predictor)");
   }
   auto impl = std::make_unique<Impl>();
-  try {
-    dlib::deserialize(path) >> impl->predictor;
-  } catch (const std::exception& e) {
-    throw DataError(path + ": not a readable dlib shape predictor (" + std::string(e.what()) +
-                    ")");
+  const std::string copy =
+      cache == LandmarkModelCache::kUse ? shape_predictor_cache_path(path) : std::string();
+  if (copy.empty() || !read_shape_predictor_cache(copy, path, impl->predictor)) {
+    try {
+      dlib::deserialize(path) >> impl->predictor;
+    } catch (const std::exception& e) {
+      throw DataError(path + ": not a readable dlib shape predictor (" + std::string(e.what()) +
+                      ")");
+    }
+    if (!copy.empty() && impl->predictor.num_parts() == static_cast<unsigned long>(kNumLandmarks)) {
+      write_shape_predictor_cache(copy, path, impl->predictor);
+    }
   }
   if (impl->predictor.num_parts() != static_cast<unsigned long>(kNumLandmarks)) {
     throw DataError(path + ": shape predictor has " + std::to_string(impl->predictor.num_parts()) +

@@ -29,15 +29,23 @@ cv::Rect2f bounding_box(const Landmarks& points);
 // 68 x 2 CV_32F matrix, row i = (x, y) of point i: the form a prepared sample stores.
 cv::Mat to_mat(const Landmarks& points);
 
+// Whether LandmarkModel::load reads and writes mer's raw copy of the model
+// (shape_predictor_cache.h) or reads dlib's file only.
+enum class LandmarkModelCache { kUse, kBypass };
+
 // A loaded dlib shape predictor. Immutable after loading; fit() is const and, as dlib documents
 // for shape_predictor, safe to call from several threads at once: load the model once per
-// process (about 0.9 s and 100 MB for the default) and share the pointer.
+// process (100 MB for the default) and share the pointer.
 class LandmarkModel {
  public:
   // Loads a 68-point dlib shape predictor. Throws mer::DataError naming the path when the file
   // is missing (with the Debian package that provides the default), cannot be deserialised,
-  // or predicts a number of points other than 68.
-  static std::shared_ptr<const LandmarkModel> load(const std::string& path = kDefaultLandmarkModel);
+  // or predicts a number of points other than 68. With kUse, a raw copy in mer's cache folder
+  // is read instead of the file when it is up to date (the same model, loaded many times
+  // faster), and written after reading the file otherwise.
+  static std::shared_ptr<const LandmarkModel> load(
+      const std::string& path = kDefaultLandmarkModel,
+      LandmarkModelCache cache = LandmarkModelCache::kUse);
 
   // Landmarks of the face inside `face` (a box from FaceDetector, in `grey`'s pixel
   // coordinates) of the 8-bit grey image `grey`. Points may fall slightly outside the image
