@@ -15,6 +15,7 @@
 #include "mer/core/atomic_file.h"
 #include "mer/core/cache_dir.h"
 #include "mer/core/checksum.h"
+#include "mer/core/parallel.h"
 
 namespace fs = std::filesystem;
 
@@ -51,7 +52,7 @@ template struct MemberOf<Forests, &dlib::shape_predictor::forests>;
 template struct MemberOf<AnchorIdx, &dlib::shape_predictor::anchor_idx>;
 template struct MemberOf<Deltas, &dlib::shape_predictor::deltas>;
 
-constexpr char kMagic[8] = {'M', 'E', 'R', 'S', 'P', 'C', '1', '\0'};
+constexpr char kMagic[8] = {'M', 'E', 'R', 'S', 'P', 'C', '2', '\0'};
 constexpr char kEnd[8] = {'E', 'N', 'D', 'M', 'S', 'P', 'C', '\0'};
 
 bool little_endian() {
@@ -148,6 +149,16 @@ class Reader {
     if (item_size > 0 && n > (bytes_.size() - at_) / item_size) failed_ = true;
     return failed_ ? 0 : n;
   }
+  // The next `size` bytes, not copied.
+  std::string_view get_view(uint64_t size) {
+    if (failed_ || size > bytes_.size() - at_) {
+      failed_ = true;
+      return {};
+    }
+    const auto view = bytes_.substr(at_, size);
+    at_ += size;
+    return view;
+  }
   std::string get_string() {
     const auto n = get_count(1);
     std::string s(n, '\0');
@@ -162,6 +173,48 @@ class Reader {
   size_t at_ = 0;
   bool failed_ = false;
 };
+
+// One forest (a level of the cascade) as the copy stores it.
+std::string forest_bytes_of(const std::vector<dlib::impl::regression_tree>& forest) {
+  Writer w;
+  w.put<uint64_t>(forest.size());
+  for (const auto& tree : forest) {
+    w.put<uint64_t>(tree.splits.size());
+    for (const auto& split : tree.splits) {
+      w.put(split.idx1);
+      w.put(split.idx2);
+      w.put(split.thresh);
+    }
+    w.put<uint64_t>(tree.leaf_values.size());
+    for (const auto& leaf : tree.leaf_values) {
+      w.put<uint64_t>(static_cast<uint64_t>(leaf.size()));
+      if (leaf.size() > 0) {
+        w.put_bytes(&leaf(0), sizeof(float) * static_cast<size_t>(leaf.size()));
+      }
+    }
+  }
+  return w.bytes();
+}
+
+// Reads what forest_bytes_of wrote; false unless `bytes` hold exactly one well-formed forest.
+bool read_forest(std::string_view bytes, std::vector<dlib::impl::regression_tree>& forest) {
+  Reader r(bytes);
+  forest.resize(r.get_count(sizeof(uint64_t)));
+  for (auto& tree : forest) {
+    tree.splits.resize(r.get_count(2 * sizeof(unsigned long) + sizeof(float)));
+    for (auto& split : tree.splits) {
+      split.idx1 = r.get<unsigned long>();
+      split.idx2 = r.get<unsigned long>();
+      split.thresh = r.get<float>();
+    }
+    tree.leaf_values.resize(r.get_count(sizeof(uint64_t)));
+    for (auto& leaf : tree.leaf_values) {
+      leaf.set_size(static_cast<long>(r.get_count(sizeof(float))));
+      if (leaf.size() > 0) r.get_bytes(&leaf(0), sizeof(float) * static_cast<size_t>(leaf.size()));
+    }
+  }
+  return !r.failed() && r.at_end();
+}
 
 }  // namespace
 
@@ -194,24 +247,29 @@ bool read_shape_predictor_cache(const std::string& cache_path, const std::string
   initial_shape.set_size(static_cast<long>(r.get_count(sizeof(float))));
   r.get_bytes(&initial_shape(0), sizeof(float) * static_cast<size_t>(initial_shape.size()));
 
+  // The forests (the cascade's levels, nearly all of the bytes) are stored one after another
+  // with their sizes up front, so that they are read on every core: most of the time goes into
+  // faulting in the memory of their leaves, which the threads do side by side.
   std::vector<std::vector<dlib::impl::regression_tree>> forests(r.get_count(sizeof(uint64_t)));
-  for (auto& forest : forests) {
-    forest.resize(r.get_count(sizeof(uint64_t)));
-    for (auto& tree : forest) {
-      tree.splits.resize(r.get_count(2 * sizeof(unsigned long) + sizeof(float)));
-      for (auto& split : tree.splits) {
-        split.idx1 = r.get<unsigned long>();
-        split.idx2 = r.get<unsigned long>();
-        split.thresh = r.get<float>();
-      }
-      tree.leaf_values.resize(r.get_count(sizeof(uint64_t)));
-      for (auto& leaf : tree.leaf_values) {
-        leaf.set_size(static_cast<long>(r.get_count(sizeof(float))));
-        if (leaf.size() > 0) {
-          r.get_bytes(&leaf(0), sizeof(float) * static_cast<size_t>(leaf.size()));
-        }
-      }
+  std::vector<std::string_view> forest_bytes(forests.size());
+  {
+    std::vector<uint64_t> sizes(forests.size());
+    for (auto& size : sizes) size = r.get<uint64_t>();
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const uint64_t size = r.failed() ? 0 : sizes[i];
+      forest_bytes[i] = r.get_view(size);
     }
+  }
+  if (r.failed()) return false;
+  std::vector<char> forest_ok(forests.size(), 0);
+  parallel_chunks(static_cast<int64_t>(forests.size()), 0, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      forest_ok[static_cast<size_t>(i)] =
+          read_forest(forest_bytes[static_cast<size_t>(i)], forests[static_cast<size_t>(i)]);
+    }
+  });
+  for (char ok : forest_ok) {
+    if (!ok) return false;
   }
   std::vector<std::vector<unsigned long>> anchor_idx(r.get_count(sizeof(uint64_t)));
   for (auto& anchors : anchor_idx) {
@@ -272,25 +330,11 @@ bool write_shape_predictor_cache(const std::string& cache_path, const std::strin
   if (initial_shape.size() > 0) {
     w.put_bytes(&initial_shape(0), sizeof(float) * static_cast<size_t>(initial_shape.size()));
   }
+  std::vector<std::string> forest_bytes;
+  for (const auto& forest : forests) forest_bytes.push_back(forest_bytes_of(forest));
   w.put<uint64_t>(forests.size());
-  for (const auto& forest : forests) {
-    w.put<uint64_t>(forest.size());
-    for (const auto& tree : forest) {
-      w.put<uint64_t>(tree.splits.size());
-      for (const auto& split : tree.splits) {
-        w.put(split.idx1);
-        w.put(split.idx2);
-        w.put(split.thresh);
-      }
-      w.put<uint64_t>(tree.leaf_values.size());
-      for (const auto& leaf : tree.leaf_values) {
-        w.put<uint64_t>(static_cast<uint64_t>(leaf.size()));
-        if (leaf.size() > 0) {
-          w.put_bytes(&leaf(0), sizeof(float) * static_cast<size_t>(leaf.size()));
-        }
-      }
-    }
-  }
+  for (const auto& bytes : forest_bytes) w.put<uint64_t>(bytes.size());
+  for (const auto& bytes : forest_bytes) w.put_bytes(bytes.data(), bytes.size());
   w.put<uint64_t>(anchor_idx.size());
   for (const auto& anchors : anchor_idx) {
     w.put<uint64_t>(anchors.size());
