@@ -42,27 +42,9 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
                 "epochs per fold (default: the model's, see `mer models`; STSTNet 500, 200 on "
                 "the synthetic set)")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
-  c->add_option("--lr", train.lr, "learning rate (default: the model's)")
-      ->check(kFiniteNumber)->check(CLI::PositiveNumber)->group(g_train);
-  c->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
-  c->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
-  c->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
-      ->check(kFiniteNumber)->check(CLI::NonNegativeNumber)->group(g_train);
-  c->add_option("--lr-decay", train.lr_decay,
-                "exponential learning-rate decay per epoch, in (0, 1] (default: the model's)")
-      ->check(kFiniteNumber)->check(CLI::Range(1e-6, 1.0))->group(g_train);
-  c->add_option("--momentum", train.momentum, "SGD momentum")
-      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.0, 0.999999))->group(g_train);
+  add_optimiser_options(c, train, model_opts_, g_train);
   c->add_option("--seed", train.seed, "random seed (same seed, same results on CPU)")
       ->capture_default_str()->check(kNonNegativeInteger)->group(g_train);
-  c->add_option("--class-weights", train.class_weights,
-                "none, or balanced (inverse class frequency of each fold's training set)")
-      ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(g_train);
-  c->add_option("--model-opt", model_opts_,
-                "model-specific option key=value (repeatable; see `mer models MODEL`)")
-      ->group(g_train);
   c->add_option("--protocol", protocol_,
                 "honest (fixed epochs, last epoch), inner-val (epoch chosen on held-out training "
                 "subjects) or oracle (best epoch on the TEST subject: inflated, for reproducing "
@@ -129,18 +111,10 @@ int LosoCommand::run() {
   loso_.data_label = opened.label;
   loso_.landmarks_label = opened.landmarks_label;
   loso_.preprocessing = opened.preprocessing;
-  std::set<std::string> given;
-  for (const auto& [flag, field] : std::vector<std::pair<const char*, const char*>>{
-           {"--lr", "lr"}, {"--batch-size", "batch_size"}, {"--optimizer", "optimizer"},
-           {"--weight-decay", "weight_decay"}, {"--lr-decay", "lr_decay"}, {"--epochs", "epochs"}}) {
-    if (command_->count(flag) > 0) given.insert(field);
-  }
+  const auto given = given_training_settings();
   engine::apply_training_defaults(train, given, opened.synthetic);
   if (epochs_ > 0) train.epochs = epochs_;
-  if (command_->count("--momentum") > 0 && train.optimizer != "sgd") {
-    throw ConfigError("--momentum has no effect with --optimizer " + train.optimizer +
-                      " (it applies to --optimizer sgd only)");
-  }
+  refuse_momentum_unless_sgd(train.optimizer);
   if (opened.synthetic) {
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n",
                  opened.label.c_str());

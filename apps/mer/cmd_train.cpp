@@ -11,13 +11,6 @@
 
 namespace mer::cli {
 
-namespace {
-// Training flags --like-run replaces (the run's settings are taken as a whole).
-const std::vector<std::pair<const char*, const char*>> kTrainingFlags = {
-    {"--lr", "lr"}, {"--batch-size", "batch_size"}, {"--optimizer", "optimizer"},
-    {"--weight-decay", "weight_decay"}, {"--lr-decay", "lr_decay"}, {"--epochs", "epochs"}};
-}  // namespace
-
 TrainCommand::TrainCommand(CLI::App& app) {
   command_ = app.add_subcommand(
       "train", "Train one deployable model on every subject (no test subject: training metrics "
@@ -42,20 +35,9 @@ TrainCommand::TrainCommand(CLI::App& app) {
       ->check(CLI::ExistingDirectory)->group(g_train);
   c->add_option("--epochs", epochs_, "epochs (default: the model's, see `mer models`)")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
-  c->add_option("--lr", train.lr, "learning rate (default: the model's)")
-      ->check(CLI::PositiveNumber)->group(g_train);
-  c->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
-  c->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
-  c->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
-      ->check(CLI::NonNegativeNumber)->group(g_train);
-  c->add_option("--lr-decay", train.lr_decay, "learning-rate decay per epoch, in (0, 1]")
-      ->check(CLI::Range(1e-6, 1.0))->group(g_train);
-  c->add_option("--seed", train.seed, "random seed")->capture_default_str()->group(g_train);
-  c->add_option("--class-weights", train.class_weights, "none or balanced")
-      ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(g_train);
-  c->add_option("--model-opt", model_opts_, "model option key=value (repeatable)")->group(g_train);
+  add_optimiser_options(c, train, model_opts_, g_train);
+  c->add_option("--seed", train.seed, "random seed")
+      ->capture_default_str()->check(kNonNegativeInteger)->group(g_train);
   c->add_option("--threads", full_.threads, "torch threads (0 = all cores)")
       ->capture_default_str()->check(CLI::Range(0, 1024))->group(g_run);
   c->add_option("--backend", train.backend, "auto, fused or torch")
@@ -64,8 +46,9 @@ TrainCommand::TrainCommand(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}))->group(g_run);
   c->add_flag("--quiet", full_.quiet, "no progress output")->group(g_run);
   add_synth_options(c, synth_, "Synthetic data (when no --data)");
-  for (const char* flag : {"--model", "--model-opt", "--seed", "--class-weights", "--backend", "--device",
-                           "--lr", "--batch-size", "--optimizer", "--weight-decay", "--lr-decay", "--epochs"}) {
+  for (const char* flag : {"--model", "--model-opt", "--seed", "--class-weights", "--backend",
+                           "--device", "--lr", "--batch-size", "--optimizer", "--weight-decay",
+                           "--lr-decay", "--momentum", "--epochs"}) {
     c->get_option(flag)->excludes("--like-run");
   }
   c->footer(
@@ -83,13 +66,12 @@ int TrainCommand::run() {
   std::set<std::string> given;
   if (!like_run_.empty()) {
     train = engine::training_options_of_run(like_run_, &note, &run_checksum);
-    for (const auto& [flag, field] : kTrainingFlags) given.insert(field);
+    // Every setting is the run's: none falls back to the model's defaults.
+    given = {"lr", "batch_size", "optimizer", "weight_decay", "lr_decay", "epochs"};
     full_.like_run = like_run_;
   } else {
     for (const auto& item : model_opts_) engine::parse_model_option(item, train.model_options);
-    for (const auto& [flag, field] : kTrainingFlags) {
-      if (command_->count(flag) > 0) given.insert(field);
-    }
+    given = given_training_settings();
   }
   const auto opened = engine::open_dataset(engine::DataSourceOptions()
                                                .path(data_)
@@ -101,6 +83,7 @@ int TrainCommand::run() {
   const auto& dataset = opened.dataset;
   engine::apply_training_defaults(train, given, opened.synthetic);
   if (epochs_ > 0) train.epochs = epochs_;
+  refuse_momentum_unless_sgd(train.optimizer);
   if (opened.synthetic) {
     std::fprintf(stderr, "no --data given: using the built-in synthetic dataset %s\n", opened.label.c_str());
   }

@@ -53,21 +53,7 @@ TuneCommand::TuneCommand(CLI::App& app) {
       ->capture_default_str()->group(g_train);
   c->add_option("--epochs", epochs_, "epochs (default: the model's)")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group(g_train);
-  c->add_option("--lr", train.lr, "learning rate (default: the model's)")
-      ->check(kFiniteNumber)->check(CLI::PositiveNumber)->group(g_train);
-  c->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(g_train);
-  c->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(g_train);
-  c->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
-      ->check(kFiniteNumber)->check(CLI::NonNegativeNumber)->group(g_train);
-  c->add_option("--lr-decay", train.lr_decay, "learning-rate decay per epoch, in (0, 1]")
-      ->check(kFiniteNumber)->check(CLI::Range(1e-6, 1.0))->group(g_train);
-  c->add_option("--momentum", train.momentum, "SGD momentum")
-      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.0, 0.999999))->group(g_train);
-  c->add_option("--class-weights", train.class_weights, "none or balanced")
-      ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(g_train);
-  c->add_option("--model-opt", model_opts_, "model option key=value (repeatable)")->group(g_train);
+  add_optimiser_options(c, train, model_opts_, g_train);
   c->add_option("--seed", train.seed,
                 "seed of the training, the inner split and the random search")
       ->capture_default_str()->check(kNonNegativeInteger)->group(g_train);
@@ -110,13 +96,7 @@ int TuneCommand::run() {
     tune_.space.push_back(engine::parse_search_dimension(item, train.model));
   }
   // A setting given both as a flag and in the space: the space would silently win.
-  std::set<std::string> given;
-  for (const auto& [flag, field] : std::vector<std::pair<const char*, const char*>>{
-           {"--lr", "lr"}, {"--batch-size", "batch_size"}, {"--optimizer", "optimizer"},
-           {"--weight-decay", "weight_decay"}, {"--lr-decay", "lr_decay"}, {"--epochs", "epochs"},
-           {"--momentum", "momentum"}, {"--class-weights", "class_weights"}}) {
-    if (command_->count(flag) > 0) given.insert(field);
-  }
+  const auto given = given_training_settings();
   for (const auto& d : tune_.space) {
     if (given.count(d.name) || (d.model_option && train.model_options.count(d.name))) {
       throw ConfigError("--space " + d.name + ": also given as a fixed setting (" +

@@ -53,6 +53,49 @@ void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group
       ->check(CLI::Range(1, 1000))->group(group);
 }
 
+void add_optimiser_options(CLI::App* cmd, engine::TrainOptions& train,
+                           std::vector<std::string>& model_opts, const std::string& group) {
+  cmd->add_option("--lr", train.lr, "learning rate (default: the model's)")
+      ->check(kFiniteNumber)->check(CLI::PositiveNumber)->group(group);
+  cmd->add_option("--batch-size", train.batch_size, "mini-batch size (default: the model's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->group(group);
+  cmd->add_option("--optimizer", train.optimizer, "adam, adamw or sgd (default: the model's)")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))->group(group);
+  cmd->add_option("--weight-decay", train.weight_decay, "weight decay (default: the model's)")
+      ->check(kFiniteNumber)->check(CLI::NonNegativeNumber)->group(group);
+  cmd->add_option("--lr-decay", train.lr_decay,
+                  "exponential learning-rate decay per epoch, in (0, 1] (default: the model's)")
+      ->check(kFiniteNumber)->check(CLI::Range(1e-6, 1.0))->group(group);
+  cmd->add_option("--momentum", train.momentum, "SGD momentum")
+      ->capture_default_str()->check(kFiniteNumber)->check(CLI::Range(0.0, 0.999999))
+      ->group(group);
+  cmd->add_option("--class-weights", train.class_weights,
+                  "none, or balanced (inverse class frequency of each training set)")
+      ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(group);
+  cmd->add_option("--model-opt", model_opts,
+                  "model-specific option key=value (repeatable; see `mer models MODEL`)")
+      ->group(group);
+}
+
+std::set<std::string> Command::given_training_settings() const {
+  std::set<std::string> given;
+  for (const auto& [flag, name] : std::vector<std::pair<const char*, const char*>>{
+           {"--lr", "lr"}, {"--batch-size", "batch_size"}, {"--optimizer", "optimizer"},
+           {"--weight-decay", "weight_decay"}, {"--lr-decay", "lr_decay"},
+           {"--momentum", "momentum"}, {"--class-weights", "class_weights"},
+           {"--epochs", "epochs"}}) {
+    if (command_->count(flag) > 0) given.insert(name);
+  }
+  return given;
+}
+
+void Command::refuse_momentum_unless_sgd(const std::string& optimizer) const {
+  if (command_->count("--momentum") > 0 && optimizer != "sgd") {
+    throw ConfigError("--momentum has no effect with --optimizer " + optimizer +
+                      " (it applies to --optimizer sgd only)");
+  }
+}
+
 void Command::refuse_inner_val_flags_unless(const std::string& protocol) const {
   if (protocol == "inner-val") return;
   for (const char* flag : {"--patience", "--val-fraction"}) {

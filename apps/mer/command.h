@@ -5,9 +5,12 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "mer/data/synthetic.h"
+#include "mer/engine/trainer.h"
 
 namespace mer::cli {
 
@@ -22,6 +25,12 @@ class Command {
   // Refuses --patience and --val-fraction unless `protocol` is inner-val: they would change
   // nothing, and a user must never believe a setting took effect.
   void refuse_inner_val_flags_unless(const std::string& protocol) const;
+  // Refuses --momentum unless `optimizer` is sgd, for the same reason.
+  void refuse_momentum_unless_sgd(const std::string& optimizer) const;
+  // The training settings given on the command line (add_optimiser_options' flags and
+  // --epochs), by their names in run.json and in a search space: lr, batch_size, optimizer,
+  // weight_decay, lr_decay, momentum, class_weights, epochs.
+  std::set<std::string> given_training_settings() const;
 
   CLI::App* command_ = nullptr;
 };
@@ -38,6 +47,12 @@ struct SynthArgs {
   bool given() const;
 };
 void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group);
+
+// The optimiser settings of loso, train and tune: --lr, --batch-size, --optimizer,
+// --weight-decay, --lr-decay (each the model's by default), --momentum, --class-weights and
+// the repeatable --model-opt key=value (into `model_opts`).
+void add_optimiser_options(CLI::App* cmd, engine::TrainOptions& train,
+                           std::vector<std::string>& model_opts, const std::string& group);
 
 // Validators for numbers CLI11's own checks let through: NaN and infinities pass its range
 // checks (every comparison with NaN is false), and "-1" wraps to 2^64-1 in an unsigned option.

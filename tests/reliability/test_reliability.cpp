@@ -294,6 +294,31 @@ TEST(BadInput, OptionsWithoutMeaningAreRefusedAtParseTime) {
     EXPECT_NE(run.output.find(fragment), std::string::npos) << run.output;
     EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json")) << run.output;
   }
+  // `mer train` and `mer tune` declare the same training settings and check them the same way.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> shared = {
+      {{"--lr", "nan"}, "--lr"},
+      {{"--weight-decay", "inf"}, "--weight-decay"},
+      {{"--seed", "-1"}, "--seed"},
+  };
+  for (const auto& [flags, fragment] : shared) {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"train", "--synth-subjects", "3", "--synth-samples", "3",
+                                   "--epochs", "1", "--quiet", "--out", out},
+          std::vector<std::string>{"tune", "--synth-subjects", "3", "--synth-samples", "3",
+                                   "--folds", "1", "--space", "epochs=1,2", "--quiet", "--out",
+                                   out + ".json"}}) {
+      SCOPED_TRACE(args.front() + " " + flags.front() + " " + flags.at(1));
+      args.insert(args.end(), flags.begin(), flags.end());
+      const auto run = run_mer(args);
+      EXPECT_NE(run.code, 0) << run.output;
+      EXPECT_NE(run.output.find(fragment), std::string::npos) << run.output;
+    }
+  }
+  const auto train = run_mer({"train", "--synth-subjects", "3", "--synth-samples", "3", "--epochs",
+                              "1", "--quiet", "--out", out, "--momentum", "0.5"});
+  EXPECT_NE(train.code, 0);
+  EXPECT_NE(train.output.find("--momentum has no effect"), std::string::npos) << train.output;
+  EXPECT_FALSE(fs::exists(fs::path(out) / "model.pt")) << train.output;
 }
 
 // ---------------------------------------------------------------- runs: full disk, kill -9
