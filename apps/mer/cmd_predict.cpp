@@ -24,22 +24,6 @@ namespace mer::cli {
 
 namespace {
 
-// A frame number given on the command line (--onset/--apex with --clip or --video).
-int64_t frame_number(const std::string& text, const char* flag) {
-  size_t used = 0;
-  long long v = -1;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || v < 0) {
-    throw ConfigError(std::string(flag) + " " + text + ": with --clip or --video, a frame number "
-                      "(a whole number >= 0; a video's first frame is 0)");
-  }
-  return v;
-}
-
 std::string apex_how(const predict::ClipPrediction& p) {
   return p.apex_spotted ? "spotted, frame " + std::to_string(p.apex_frame) + ", " +
                               std::to_string(p.analysis.clip.apex_index + 1) + " of " +
@@ -235,8 +219,12 @@ int PredictCommand::run() {
   source.aus = aus_;
   if (!clip_.empty() || !video_.empty()) {
     source.path = clip_.empty() ? video_ : clip_;
-    if (!onset_.empty()) source.onset = frame_number(onset_, "--onset");
-    if (!apex_.empty()) source.apex = frame_number(apex_, "--apex");
+    if (!onset_.empty()) {
+      source.onset = predict::parse_frame_number(onset_, "with --clip or --video, --onset");
+    }
+    if (!apex_.empty()) {
+      source.apex = predict::parse_frame_number(apex_, "with --clip or --video, --apex");
+    }
   } else {
     source.files = {onset_, apex_};
   }

@@ -30,21 +30,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// A frame number of the list; throws ConfigError on anything but a whole number >= 0.
-int64_t frame_number(const std::string& text, const char* column) {
-  size_t used = 0;
-  long long v = -1;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || v < 0) {
-    throw ConfigError(std::string(column) + " '" + text + "' is not a frame number (a whole number >= 0)");
-  }
-  return v;
-}
-
 double round_to(double v, double scale) { return std::round(v * scale) / scale; }
 
 std::vector<std::string> top_regions(const ClipPrediction& p, size_t n) {
@@ -57,6 +42,21 @@ std::vector<std::string> top_regions(const ClipPrediction& p, size_t n) {
 }
 
 }  // namespace
+
+int64_t parse_frame_number(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  long long v = -1;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || v < 0) {
+    throw ConfigError(what + " '" + text +
+                      "' is not a frame number (a whole number >= 0; a video's first frame is 0)");
+  }
+  return v;
+}
 
 std::vector<ClipListEntry> read_clip_list(const std::string& list_path) {
   const auto rows = csv::read_file(list_path);
@@ -105,8 +105,8 @@ std::vector<ClipListEntry> read_clip_list(const std::string& list_path) {
         e.source.files = {path, resolve(apex)};
       } else {
         e.source.path = path;
-        if (!onset.empty()) e.source.onset = frame_number(onset, "onset");
-        if (!apex.empty()) e.source.apex = frame_number(apex, "apex");
+        if (!onset.empty()) e.source.onset = parse_frame_number(onset, "onset");
+        if (!apex.empty()) e.source.apex = parse_frame_number(apex, "apex");
         if (e.source.apex && !e.source.onset) throw ConfigError("an apex frame needs an onset frame too");
       }
     } catch (const Error& err) {

@@ -30,6 +30,10 @@ struct ClipListEntry {
   std::string error;      // a malformed row (the clip is then not run)
 };
 
+// A frame number as given on the command line or in a list (`what` names it in the message,
+// e.g. "--onset" or "onset"); throws ConfigError on anything but a whole number >= 0.
+int64_t parse_frame_number(const std::string& text, const std::string& what);
+
 // Reads the list. Throws DataError naming the file when it cannot be read, has no header
 // with a `path` (or `video`) column, or has no rows. A malformed row (non-numeric frame
 // number, empty path) becomes an entry with its error.
