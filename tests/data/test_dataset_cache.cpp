@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "mer/core/error.h"
+#include "mer/data/archive_file.h"
 #include "mer/data/dataset_cache.h"
 #include "mer/data/synthetic.h"
 
@@ -98,22 +99,25 @@ TEST_F(DatasetCache, AlteredOrTruncatedFilesAreRefusedNamingTheFile) {
     const std::string junk(64, '\x5a');
     io.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
-  EXPECT_THROW(read_dataset_cache(file_.string()), DataError);
+  expect_error("does not match its content");
   fs::resize_file(file_, size / 3);
-  expect_error("not a readable LibTorch archive");
+  expect_error("checksum trailer is missing");
 }
 
 TEST_F(DatasetCache, OtherFilesAreNotCaches) {
   std::ofstream(file_) << "dataset,subject\n";
-  expect_error("not a readable LibTorch archive");
+  expect_error("checksum trailer is missing");
   fs::remove(file_);
   expect_error("no such dataset cache");
   EXPECT_FALSE(is_dataset_cache(file_.string()));
   EXPECT_FALSE(is_dataset_cache(fs::temp_directory_path().string()));
-  // A LibTorch archive that is not a dataset cache.
+  // A LibTorch archive without mer's trailer (never handed to LibTorch's loader), and one with
+  // it that is not a dataset cache.
   torch::serialize::OutputArchive archive;
   archive.write("weights", torch::ones({3}));
   archive.save_to(file_.string());
+  expect_error("checksum trailer is missing");
+  save_archive_with_trailer_atomic(archive, file_.string());
   expect_error("not a mer dataset cache");
 }
 

@@ -99,7 +99,7 @@ void write_dataset_cache(const Dataset& dataset, const std::string& file) {
     fs::create_directories(target.parent_path(), ec);
     if (ec) throw IoError(file + ": cannot create its folder: " + io_failure_reason(ec.value()));
   }
-  save_archive_atomic(archive, file);
+  save_archive_with_trailer_atomic(archive, file);
 }
 
 namespace {
@@ -129,6 +129,12 @@ Dataset read_dataset_cache(const std::string& file) {
 namespace {
 
 Dataset read_dataset_cache_checked(const std::string& file) {
+  // Before LibTorch sees it: its loader can crash on a damaged archive.
+  try {
+    verify_archive_trailer(file);
+  } catch (const DataError& e) {
+    throw DataError(std::string(e.what()) + "; write it again with `mer cache`");
+  }
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(file);
