@@ -37,8 +37,8 @@ void FaceDetectorOptions::validate() const {
 namespace {
 // dlib's built-in detector is stored compressed, and decoding it takes a large share of a
 // one-clip `mer predict`; the same detector in dlib's plain serialised form (a copy in mer's
-// cache folder, per dlib version) loads about a hundred times faster. A missing or unreadable
-// copy is decoded again and rewritten.
+// cache folder, per dlib version) loads in a small fraction of that time. A missing or
+// unreadable copy is decoded again and rewritten.
 dlib::frontal_face_detector load_frontal_face_detector() {
   const std::string dir = mer_cache_dir();
   const std::string copy =
