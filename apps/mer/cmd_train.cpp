@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <iostream>
-#include <set>
 
 #include "mer/core/error.h"
 #include "mer/engine/batch_source.h"
@@ -63,15 +62,11 @@ TrainCommand::TrainCommand(CLI::App& app) {
 int TrainCommand::run() {
   auto& train = full_.train;
   std::string note, run_checksum;
-  std::set<std::string> given;
   if (!like_run_.empty()) {
     train = engine::training_options_of_run(like_run_, &note, &run_checksum);
-    // Every setting is the run's: none falls back to the model's defaults.
-    given = {"lr", "batch_size", "optimizer", "weight_decay", "lr_decay", "epochs"};
     full_.like_run = like_run_;
   } else {
     for (const auto& item : model_opts_) engine::parse_model_option(item, train.model_options);
-    given = given_training_settings();
   }
   const auto opened = engine::open_dataset(engine::DataSourceOptions()
                                                .path(data_)
@@ -81,7 +76,10 @@ int TrainCommand::run() {
                                                .synthetic(synth_.options())
                                                .synthetic_given(synth_.given()));
   const auto& dataset = opened.dataset;
-  engine::apply_training_defaults(train, given, opened.synthetic);
+  // With --like-run every setting is the run's: none falls back to the model's defaults.
+  if (like_run_.empty()) {
+    engine::apply_training_defaults(train, given_training_settings(), opened.synthetic);
+  }
   if (epochs_ > 0) train.epochs = epochs_;
   refuse_momentum_unless_sgd(train.optimizer);
   if (opened.synthetic) {
