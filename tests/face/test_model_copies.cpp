@@ -62,9 +62,25 @@ TEST(ModelCopies, ShapePredictorCopyHoldsExactlyTheModel) {
   const std::string copy = shape_predictor_cache_path(model.string());
   ASSERT_EQ(fs::path(copy).parent_path(), dir);
   ASSERT_TRUE(write_shape_predictor_cache(copy, model.string(), original));
+  const auto mapped = MappedShapePredictor::open(copy, model.string());
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(mapped->num_parts(), original.num_parts());
   dlib::shape_predictor restored;
-  ASSERT_TRUE(read_shape_predictor_cache(copy, model.string(), restored));
+  mapped->to_dlib(restored);
   EXPECT_TRUE(dlib_bytes(restored) == dlib_bytes(original)) << "the copy differs from the model";
+  // Fitting on the mapped records gives dlib's points exactly, also for boxes partly outside
+  // the image (feature pixels outside read as 0).
+  {
+    const cv::Mat image = testing::texture(160, 11);
+    const dlib::cv_image<unsigned char> view(image);
+    for (const dlib::rectangle box : {dlib::rectangle(20, 20, 139, 139),
+                                      dlib::rectangle(-30, 10, 100, 150),
+                                      dlib::rectangle(60, 70, 200, 210)}) {
+      const auto a = (*mapped)(view, box), b = original(view, box);
+      ASSERT_EQ(a.num_parts(), b.num_parts());
+      for (unsigned long i = 0; i < a.num_parts(); ++i) EXPECT_EQ(a.part(i), b.part(i)) << i;
+    }
+  }
 
   // Through LandmarkModel: the same landmarks with and without the copy.
   const auto via_copy = LandmarkModel::load(model.string());
@@ -77,29 +93,45 @@ TEST(ModelCopies, ShapePredictorCopyHoldsExactlyTheModel) {
 
   // A copy of another version of the file (its modification time changed) is not used.
   fs::last_write_time(model, fs::last_write_time(model) + std::chrono::seconds(5));
-  dlib::shape_predictor stale;
-  EXPECT_FALSE(read_shape_predictor_cache(copy, model.string(), stale));
-  EXPECT_EQ(stale.num_parts(), 0u) << "a declined copy must leave the predictor as it was";
+  EXPECT_FALSE(MappedShapePredictor::open(copy, model.string()));
   // LandmarkModel then reads the file and writes the copy again.
   EXPECT_EQ(LandmarkModel::load(model.string())->fit(image, {20, 20, 120, 120})[30],
             via_dlib->fit(image, {20, 20, 120, 120})[30]);
-  dlib::shape_predictor fresh;
-  EXPECT_TRUE(read_shape_predictor_cache(copy, model.string(), fresh));
+  EXPECT_TRUE(MappedShapePredictor::open(copy, model.string()));
 
-  // Damaged copies: cut short, or one byte of the header changed.
+  // Damaged copies: cut short, one byte of the header changed, or a split's feature index
+  // out of range (a copy in this layout written by something else): each declined.
   const auto size = fs::file_size(copy);
   fs::resize_file(copy, size / 2);
-  EXPECT_FALSE(read_shape_predictor_cache(copy, model.string(), stale));
+  EXPECT_FALSE(MappedShapePredictor::open(copy, model.string()));
   fs::resize_file(copy, 0);
-  EXPECT_FALSE(read_shape_predictor_cache(copy, model.string(), stale));
+  EXPECT_FALSE(MappedShapePredictor::open(copy, model.string()));
   ASSERT_TRUE(write_shape_predictor_cache(copy, model.string(), original));
   {
     std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(2);
     f.put('X');
   }
-  EXPECT_FALSE(read_shape_predictor_cache(copy, model.string(), stale));
-  EXPECT_EQ(stale.num_parts(), 0u);
+  EXPECT_FALSE(MappedShapePredictor::open(copy, model.string()));
+  ASSERT_TRUE(write_shape_predictor_cache(copy, model.string(), original));
+  ASSERT_TRUE(MappedShapePredictor::open(copy, model.string()));
+  {
+    // Header: magic, stamp (u64 length + bytes padded to 8), then points, levels, trees,
+    // splits, leaves; the split records (16 bytes each) come before the leaves and the end mark.
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    uint64_t stamp_length = 0;
+    f.seekg(8);
+    f.read(reinterpret_cast<char*>(&stamp_length), 8);
+    uint64_t counts[5] = {};
+    f.seekg(static_cast<std::streamoff>(16 + (stamp_length + 7) / 8 * 8));
+    f.read(reinterpret_cast<char*>(counts), sizeof counts);
+    const uint64_t points = counts[0], splits = counts[3], leaves = counts[4];
+    const uint64_t first_split = fs::file_size(copy) - 8 - leaves * 2 * points * 4 - splits * 16;
+    const uint32_t out_of_range = 0xFFFFFFFFu;
+    f.seekp(static_cast<std::streamoff>(first_split));
+    f.write(reinterpret_cast<const char*>(&out_of_range), 4);
+  }
+  EXPECT_FALSE(MappedShapePredictor::open(copy, model.string()));
   fs::remove_all(dir);
 }
 

@@ -45,8 +45,11 @@ cv::Mat to_mat(const Landmarks& points) {
   return out;
 }
 
+// One of the two: the mapped copy when it is up to date, else dlib's own predictor.
 struct LandmarkModel::Impl {
+  std::unique_ptr<MappedShapePredictor> mapped;
   dlib::shape_predictor predictor;
+  unsigned long num_parts() const { return mapped ? mapped->num_parts() : predictor.num_parts(); }
 };
 
 LandmarkModel::LandmarkModel(std::string path, std::unique_ptr<Impl> impl)
@@ -65,7 +68,8 @@ std::shared_ptr<const LandmarkModel> LandmarkModel::load(const std::string& path
   auto impl = std::make_unique<Impl>();
   const std::string copy =
       cache == LandmarkModelCache::kUse ? shape_predictor_cache_path(path) : std::string();
-  if (copy.empty() || !read_shape_predictor_cache(copy, path, impl->predictor)) {
+  if (!copy.empty()) impl->mapped = MappedShapePredictor::open(copy, path);
+  if (!impl->mapped) {
     try {
       dlib::deserialize(path) >> impl->predictor;
     } catch (const std::exception& e) {
@@ -76,8 +80,8 @@ std::shared_ptr<const LandmarkModel> LandmarkModel::load(const std::string& path
       write_shape_predictor_cache(copy, path, impl->predictor);
     }
   }
-  if (impl->predictor.num_parts() != static_cast<unsigned long>(kNumLandmarks)) {
-    throw DataError(path + ": shape predictor has " + std::to_string(impl->predictor.num_parts()) +
+  if (impl->num_parts() != static_cast<unsigned long>(kNumLandmarks)) {
+    throw DataError(path + ": shape predictor has " + std::to_string(impl->num_parts()) +
                     " points, mer needs the 68-point layout");
   }
   return std::shared_ptr<const LandmarkModel>(new LandmarkModel(path, std::move(impl)));
@@ -87,7 +91,8 @@ Landmarks LandmarkModel::fit(const cv::Mat& grey, const cv::Rect& face) const {
   MER_CHECK(!grey.empty() && grey.type() == CV_8UC1, "LandmarkModel::fit expects 8-bit grey");
   const dlib::cv_image<unsigned char> image(grey);
   const dlib::rectangle box(face.x, face.y, face.x + face.width - 1, face.y + face.height - 1);
-  const dlib::full_object_detection shape = impl_->predictor(image, box);
+  const dlib::full_object_detection shape =
+      impl_->mapped ? (*impl_->mapped)(image, box) : impl_->predictor(image, box);
   Landmarks points;
   for (int i = 0; i < kNumLandmarks; ++i) {
     const auto& p = shape.part(static_cast<unsigned long>(i));

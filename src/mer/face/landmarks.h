@@ -41,8 +41,8 @@ class LandmarkModel {
   // Loads a 68-point dlib shape predictor. Throws mer::DataError naming the path when the file
   // is missing (with the Debian package that provides the default), cannot be deserialised,
   // or predicts a number of points other than 68. With kUse, a raw copy in mer's cache folder
-  // is read instead of the file when it is up to date (the same model, loaded many times
-  // faster), and written after reading the file otherwise.
+  // is mapped instead of reading the file when it is up to date (the same model and the same
+  // points, open in milliseconds), and written after reading the file otherwise.
   static std::shared_ptr<const LandmarkModel> load(
       const std::string& path = kDefaultLandmarkModel,
       LandmarkModelCache cache = LandmarkModelCache::kUse);

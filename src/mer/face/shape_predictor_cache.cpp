@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -15,7 +16,6 @@
 #include "mer/core/atomic_file.h"
 #include "mer/core/cache_dir.h"
 #include "mer/core/checksum.h"
-#include "mer/core/parallel.h"
 
 namespace fs = std::filesystem;
 
@@ -52,7 +52,7 @@ template struct MemberOf<Forests, &dlib::shape_predictor::forests>;
 template struct MemberOf<AnchorIdx, &dlib::shape_predictor::anchor_idx>;
 template struct MemberOf<Deltas, &dlib::shape_predictor::deltas>;
 
-constexpr char kMagic[8] = {'M', 'E', 'R', 'S', 'P', 'C', '2', '\0'};
+constexpr char kMagic[8] = {'M', 'E', 'R', 'S', 'P', 'C', '3', '\0'};
 constexpr char kEnd[8] = {'E', 'N', 'D', 'M', 'S', 'P', 'C', '\0'};
 
 bool little_endian() {
@@ -105,6 +105,24 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// The copy's layout: fixed-size records at 8-byte aligned offsets, so that the predictor can
+// be evaluated where the file is mapped.
+//   magic, stamp (u64 length + bytes, padded)
+//   u64 points P, levels L, trees T, splits S, leaves V
+//   f32 initial_shape[2P]
+//   per level: u64 features F, u32 anchor[F], f32 deltas[2F]
+//   u64 first_tree[L + 1]
+//   TreeRecord[T], SplitRecord[S], f32 leaves[V][2P]
+//   end magic
+struct TreeRecord {
+  uint64_t first_split, splits, first_leaf;  // a tree has splits + 1 leaves
+};
+struct SplitRecord {
+  uint32_t idx1, idx2;
+  float thresh;
+  uint32_t unused;
+};
+
 class Writer {
  public:
   template <typename T>
@@ -114,9 +132,11 @@ class Writer {
   void put_bytes(const void* data, size_t size) {
     bytes_.append(static_cast<const char*>(data), size);
   }
+  void pad() { bytes_.append((8 - bytes_.size() % 8) % 8, '\0'); }
   void put_string(const std::string& s) {
     put<uint64_t>(s.size());
     bytes_.append(s);
+    pad();
   }
   const std::string& bytes() const { return bytes_; }
 
@@ -124,46 +144,32 @@ class Writer {
   std::string bytes_;
 };
 
-// Reads with bounds checks; any overrun sets failed() and returns zeros from then on.
+// Bounds-checked views into the mapped bytes; any overrun sets failed() and returns empty
+// views from then on.
 class Reader {
  public:
   explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  uint64_t get_u64() {
+    const auto* p = array<uint64_t>(1);
+    return p ? *p : 0;
+  }
+  // `count` items of T at the current (8-byte aligned) offset, then the offset moves past them
+  // and their padding; nullptr for none or on overrun.
   template <typename T>
-  T get() {
-    T value{};
-    get_bytes(&value, sizeof(T));
-    return value;
-  }
-  void get_bytes(void* out, size_t size) {
-    if (failed_ || size > bytes_.size() - at_) {
+  const T* array(uint64_t count) {
+    if (failed_ || count > (bytes_.size() - at_) / sizeof(T)) {
       failed_ = true;
-      std::memset(out, 0, size);
-      return;
+      return nullptr;
     }
-    std::memcpy(out, bytes_.data() + at_, size);
-    at_ += size;
-  }
-  // A count of items of `item_size` bytes that the remaining bytes can hold.
-  uint64_t get_count(size_t item_size) {
-    const auto n = get<uint64_t>();
-    if (item_size > 0 && n > (bytes_.size() - at_) / item_size) failed_ = true;
-    return failed_ ? 0 : n;
-  }
-  // The next `size` bytes, not copied.
-  std::string_view get_view(uint64_t size) {
-    if (failed_ || size > bytes_.size() - at_) {
-      failed_ = true;
-      return {};
-    }
-    const auto view = bytes_.substr(at_, size);
-    at_ += size;
-    return view;
+    const T* p = reinterpret_cast<const T*>(bytes_.data() + at_);
+    at_ += static_cast<size_t>(count) * sizeof(T);
+    at_ = std::min(bytes_.size(), (at_ + 7) / 8 * 8);
+    return count ? p : nullptr;
   }
   std::string get_string() {
-    const auto n = get_count(1);
-    std::string s(n, '\0');
-    get_bytes(s.data(), n);
-    return s;
+    const auto n = get_u64();
+    const char* p = array<char>(n);
+    return p ? std::string(p, n) : std::string();
   }
   bool failed() const { return failed_; }
   bool at_end() const { return at_ == bytes_.size(); }
@@ -174,49 +180,156 @@ class Reader {
   bool failed_ = false;
 };
 
-// One forest (a level of the cascade) as the copy stores it.
-std::string forest_bytes_of(const std::vector<dlib::impl::regression_tree>& forest) {
-  Writer w;
-  w.put<uint64_t>(forest.size());
-  for (const auto& tree : forest) {
-    w.put<uint64_t>(tree.splits.size());
-    for (const auto& split : tree.splits) {
-      w.put(split.idx1);
-      w.put(split.idx2);
-      w.put(split.thresh);
+}  // namespace
+
+struct MappedShapePredictor::Layout {
+  MappedFile file;
+  unsigned long points = 0;
+  dlib::matrix<float, 0, 1> initial_shape;
+  // dlib's own types for what its feature extraction takes (a few thousand values).
+  std::vector<std::vector<unsigned long>> anchor_idx;
+  std::vector<std::vector<dlib::vector<float, 2>>> deltas;
+  std::vector<uint64_t> first_tree;  // per level, and the end
+  const TreeRecord* trees = nullptr;
+  const SplitRecord* splits = nullptr;
+  const float* leaves = nullptr;
+  explicit Layout(const std::string& path) : file(path) {}
+};
+
+MappedShapePredictor::MappedShapePredictor(std::unique_ptr<Layout> layout)
+    : layout_(std::move(layout)) {}
+
+MappedShapePredictor::~MappedShapePredictor() = default;
+
+std::unique_ptr<MappedShapePredictor> MappedShapePredictor::open(const std::string& cache_path,
+                                                                 const std::string& model_path) {
+  const std::string stamp = source_stamp(model_path);
+  if (cache_path.empty() || stamp.empty()) return nullptr;
+  auto layout = std::make_unique<Layout>(cache_path);
+  auto& l = *layout;
+  if (l.file.bytes().empty()) return nullptr;
+  Reader r(l.file.bytes());
+  const char* magic = r.array<char>(sizeof kMagic);
+  if (!magic || std::memcmp(magic, kMagic, sizeof kMagic) != 0) return nullptr;
+  if (r.get_string() != stamp) return nullptr;
+  const uint64_t points = r.get_u64(), levels = r.get_u64(), trees = r.get_u64(),
+                 splits = r.get_u64(), leaves = r.get_u64();
+  const uint64_t file_size = l.file.bytes().size();
+  if (r.failed() || points == 0 || points > 100000 || levels > file_size || trees > file_size ||
+      splits > file_size || leaves > file_size / (2 * points)) {
+    return nullptr;  // counts no file of this size can hold (and no product can overflow)
+  }
+  l.points = static_cast<unsigned long>(points);
+  const float* initial = r.array<float>(2 * points);
+  if (!initial) return nullptr;
+  l.initial_shape.set_size(static_cast<long>(2 * points));
+  std::memcpy(&l.initial_shape(0), initial, sizeof(float) * 2 * points);
+  l.anchor_idx.resize(levels);
+  l.deltas.resize(levels);
+  for (uint64_t level = 0; level < levels; ++level) {
+    const uint64_t features = r.get_u64();
+    if (features > file_size) return nullptr;
+    const uint32_t* anchors = r.array<uint32_t>(features);
+    const float* deltas = r.array<float>(2 * features);
+    if (r.failed()) return nullptr;
+    for (uint64_t i = 0; i < features; ++i) {
+      if (anchors[i] >= points) return nullptr;
+      l.anchor_idx[level].push_back(anchors[i]);
+      l.deltas[level].emplace_back(deltas[2 * i], deltas[2 * i + 1]);
     }
-    w.put<uint64_t>(tree.leaf_values.size());
-    for (const auto& leaf : tree.leaf_values) {
-      w.put<uint64_t>(static_cast<uint64_t>(leaf.size()));
-      if (leaf.size() > 0) {
-        w.put_bytes(&leaf(0), sizeof(float) * static_cast<size_t>(leaf.size()));
+  }
+  const uint64_t* first_tree = r.array<uint64_t>(levels + 1);
+  l.trees = r.array<TreeRecord>(trees);
+  l.splits = r.array<SplitRecord>(splits);
+  l.leaves = r.array<float>(leaves * 2 * points);
+  const char* end = r.array<char>(sizeof kEnd);
+  if (r.failed() || !r.at_end() || !end || std::memcmp(end, kEnd, sizeof kEnd) != 0) return nullptr;
+  // Every index the evaluation follows must be in range: a copy that passed the checks above
+  // but was written by another program must not make it read outside the file.
+  l.first_tree.assign(first_tree, first_tree + levels + 1);
+  if (l.first_tree.front() != 0 || l.first_tree.back() != trees) return nullptr;
+  for (uint64_t level = 0; level < levels; ++level) {
+    const uint64_t begin = l.first_tree[level], stop = l.first_tree[level + 1];
+    if (begin > stop || stop > trees) return nullptr;
+    const uint64_t features = l.anchor_idx[level].size();
+    for (uint64_t t = begin; t < stop; ++t) {
+      const TreeRecord& tree = l.trees[t];
+      if (tree.first_split > splits || tree.splits > splits - tree.first_split) return nullptr;
+      if (tree.first_leaf > leaves || tree.splits + 1 > leaves - tree.first_leaf) return nullptr;
+      for (uint64_t k = 0; k < tree.splits; ++k) {
+        const SplitRecord& split = l.splits[tree.first_split + k];
+        if (split.idx1 >= features || split.idx2 >= features) return nullptr;
       }
     }
   }
-  return w.bytes();
+  return std::unique_ptr<MappedShapePredictor>(new MappedShapePredictor(std::move(layout)));
 }
 
-// Reads what forest_bytes_of wrote; false unless `bytes` hold exactly one well-formed forest.
-bool read_forest(std::string_view bytes, std::vector<dlib::impl::regression_tree>& forest) {
-  Reader r(bytes);
-  forest.resize(r.get_count(sizeof(uint64_t)));
-  for (auto& tree : forest) {
-    tree.splits.resize(r.get_count(2 * sizeof(unsigned long) + sizeof(float)));
-    for (auto& split : tree.splits) {
-      split.idx1 = r.get<unsigned long>();
-      split.idx2 = r.get<unsigned long>();
-      split.thresh = r.get<float>();
-    }
-    tree.leaf_values.resize(r.get_count(sizeof(uint64_t)));
-    for (auto& leaf : tree.leaf_values) {
-      leaf.set_size(static_cast<long>(r.get_count(sizeof(float))));
-      if (leaf.size() > 0) r.get_bytes(&leaf(0), sizeof(float) * static_cast<size_t>(leaf.size()));
+unsigned long MappedShapePredictor::num_parts() const { return layout_->points; }
+
+dlib::full_object_detection MappedShapePredictor::operator()(
+    const dlib::cv_image<unsigned char>& image, const dlib::rectangle& rect) const {
+  // dlib::shape_predictor::operator(), step for step, on the mapped records: the same float
+  // operations in the same order, so the same points.
+  using namespace dlib::impl;
+  const auto& l = *layout_;
+  const size_t side = 2 * static_cast<size_t>(l.points);
+  dlib::matrix<float, 0, 1> current_shape = l.initial_shape;
+  float* shape = &current_shape(0);
+  std::vector<float> feature_pixel_values;
+  for (size_t level = 0; level + 1 < l.first_tree.size(); ++level) {
+    extract_feature_pixel_values(image, rect, current_shape, l.initial_shape, l.anchor_idx[level],
+                                 l.deltas[level], feature_pixel_values);
+    for (uint64_t t = l.first_tree[level]; t < l.first_tree[level + 1]; ++t) {
+      const TreeRecord& tree = l.trees[t];
+      const SplitRecord* splits = l.splits + tree.first_split;
+      uint64_t i = 0;
+      while (i < tree.splits) {
+        const SplitRecord& split = splits[i];
+        i = feature_pixel_values[split.idx1] - feature_pixel_values[split.idx2] > split.thresh
+                ? 2 * i + 1
+                : 2 * i + 2;
+      }
+      const float* leaf = l.leaves + (tree.first_leaf + (i - tree.splits)) * side;
+      for (size_t k = 0; k < side; ++k) shape[k] += leaf[k];
     }
   }
-  return !r.failed() && r.at_end();
+  const dlib::point_transform_affine tform_to_img = unnormalizing_tform(rect);
+  std::vector<dlib::point> parts(l.points);
+  for (unsigned long i = 0; i < parts.size(); ++i) parts[i] = tform_to_img(location(current_shape, i));
+  return dlib::full_object_detection(rect, parts);
 }
 
-}  // namespace
+void MappedShapePredictor::to_dlib(dlib::shape_predictor& predictor) const {
+  const auto& l = *layout_;
+  const long side = static_cast<long>(2 * l.points);
+  std::vector<std::vector<dlib::impl::regression_tree>> forests(l.first_tree.size() - 1);
+  for (size_t level = 0; level < forests.size(); ++level) {
+    for (uint64_t t = l.first_tree[level]; t < l.first_tree[level + 1]; ++t) {
+      const TreeRecord& record = l.trees[t];
+      dlib::impl::regression_tree tree;
+      for (uint64_t k = 0; k < record.splits; ++k) {
+        const SplitRecord& s = l.splits[record.first_split + k];
+        dlib::impl::split_feature split;
+        split.idx1 = s.idx1;
+        split.idx2 = s.idx2;
+        split.thresh = s.thresh;
+        tree.splits.push_back(split);
+      }
+      for (uint64_t k = 0; k <= record.splits; ++k) {
+        dlib::matrix<float, 0, 1> leaf(side);
+        std::memcpy(&leaf(0), l.leaves + (record.first_leaf + k) * static_cast<uint64_t>(side),
+                    sizeof(float) * static_cast<size_t>(side));
+        tree.leaf_values.push_back(std::move(leaf));
+      }
+      forests[level].push_back(std::move(tree));
+    }
+  }
+  predictor.*member(InitialShape{}) = l.initial_shape;
+  predictor.*member(Forests{}) = std::move(forests);
+  predictor.*member(AnchorIdx{}) = l.anchor_idx;
+  predictor.*member(Deltas{}) = l.deltas;
+}
 
 std::string shape_predictor_cache_path(const std::string& model_path) {
   const std::string dir = mer_cache_dir();
@@ -229,92 +342,6 @@ std::string shape_predictor_cache_path(const std::string& model_path) {
       .string();
 }
 
-bool read_shape_predictor_cache(const std::string& cache_path, const std::string& model_path,
-                                dlib::shape_predictor& predictor) {
-  const std::string stamp = source_stamp(model_path);
-  if (cache_path.empty() || stamp.empty()) return false;
-  // Mapped rather than read: no zero-filled buffer to fault in and copy into, which is most of
-  // the time a read takes for a file this size.
-  const MappedFile file(cache_path);
-  if (file.bytes().empty()) return false;
-  Reader r(file.bytes());
-  char magic[8];
-  r.get_bytes(magic, sizeof magic);
-  if (r.failed() || std::memcmp(magic, kMagic, sizeof magic) != 0) return false;
-  if (r.get_string() != stamp) return false;
-
-  dlib::matrix<float, 0, 1> initial_shape;
-  initial_shape.set_size(static_cast<long>(r.get_count(sizeof(float))));
-  r.get_bytes(&initial_shape(0), sizeof(float) * static_cast<size_t>(initial_shape.size()));
-
-  // The forests (the cascade's levels, nearly all of the bytes) are stored one after another
-  // with their sizes up front, so that they are read on every core: most of the time goes into
-  // faulting in the memory of their leaves, which the threads do side by side.
-  std::vector<std::vector<dlib::impl::regression_tree>> forests(r.get_count(sizeof(uint64_t)));
-  std::vector<std::string_view> forest_bytes(forests.size());
-  {
-    std::vector<uint64_t> sizes(forests.size());
-    for (auto& size : sizes) size = r.get<uint64_t>();
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      const uint64_t size = r.failed() ? 0 : sizes[i];
-      forest_bytes[i] = r.get_view(size);
-    }
-  }
-  if (r.failed()) return false;
-  std::vector<char> forest_ok(forests.size(), 0);
-  parallel_chunks(static_cast<int64_t>(forests.size()), 0, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      forest_ok[static_cast<size_t>(i)] =
-          read_forest(forest_bytes[static_cast<size_t>(i)], forests[static_cast<size_t>(i)]);
-    }
-  });
-  for (char ok : forest_ok) {
-    if (!ok) return false;
-  }
-  std::vector<std::vector<unsigned long>> anchor_idx(r.get_count(sizeof(uint64_t)));
-  for (auto& anchors : anchor_idx) {
-    anchors.resize(r.get_count(sizeof(unsigned long)));
-    r.get_bytes(anchors.data(), sizeof(unsigned long) * anchors.size());
-  }
-  std::vector<std::vector<dlib::vector<float, 2>>> deltas(r.get_count(sizeof(uint64_t)));
-  for (auto& level : deltas) {
-    level.resize(r.get_count(2 * sizeof(float)));
-    for (auto& d : level) {
-      d.x() = r.get<float>();
-      d.y() = r.get<float>();
-    }
-  }
-  char end[8];
-  r.get_bytes(end, sizeof end);
-  if (r.failed() || !r.at_end() || std::memcmp(end, kEnd, sizeof end) != 0) return false;
-  // What dlib's predictor indexes must be in range: a copy that passed every check above but
-  // was built by another program must not make it read out of bounds.
-  const auto points = static_cast<unsigned long>(initial_shape.size() / 2);
-  if (initial_shape.size() == 0 || initial_shape.size() % 2 != 0) return false;
-  if (anchor_idx.size() != forests.size() || deltas.size() != forests.size()) return false;
-  for (size_t level = 0; level < forests.size(); ++level) {
-    const size_t features = anchor_idx[level].size();
-    if (deltas[level].size() != features) return false;
-    for (unsigned long a : anchor_idx[level]) {
-      if (a >= points) return false;
-    }
-    for (const auto& tree : forests[level]) {
-      if (tree.leaf_values.size() != tree.splits.size() + 1) return false;
-      for (const auto& split : tree.splits) {
-        if (split.idx1 >= features || split.idx2 >= features) return false;
-      }
-      for (const auto& leaf : tree.leaf_values) {
-        if (leaf.size() != initial_shape.size()) return false;
-      }
-    }
-  }
-  predictor.*member(InitialShape{}) = std::move(initial_shape);
-  predictor.*member(Forests{}) = std::move(forests);
-  predictor.*member(AnchorIdx{}) = std::move(anchor_idx);
-  predictor.*member(Deltas{}) = std::move(deltas);
-  return true;
-}
-
 bool write_shape_predictor_cache(const std::string& cache_path, const std::string& model_path,
                                  const dlib::shape_predictor& predictor) {
   const std::string stamp = source_stamp(model_path);
@@ -323,29 +350,60 @@ bool write_shape_predictor_cache(const std::string& cache_path, const std::strin
   const auto& forests = predictor.*member(Forests{});
   const auto& anchor_idx = predictor.*member(AnchorIdx{});
   const auto& deltas = predictor.*member(Deltas{});
+  const uint64_t side = static_cast<uint64_t>(initial_shape.size());
+  if (side == 0 || side % 2 != 0 || anchor_idx.size() != forests.size() ||
+      deltas.size() != forests.size()) {
+    return false;
+  }
+  std::vector<uint64_t> first_tree = {0};
+  std::vector<TreeRecord> trees;
+  std::vector<SplitRecord> splits;
+  uint64_t leaves = 0;
+  for (const auto& forest : forests) {
+    for (const auto& tree : forest) {
+      if (tree.leaf_values.size() != tree.splits.size() + 1) return false;
+      trees.push_back({splits.size(), tree.splits.size(), leaves});
+      for (const auto& split : tree.splits) {
+        if (split.idx1 > UINT32_MAX || split.idx2 > UINT32_MAX) return false;
+        splits.push_back({static_cast<uint32_t>(split.idx1), static_cast<uint32_t>(split.idx2),
+                          split.thresh, 0});
+      }
+      for (const auto& leaf : tree.leaf_values) {
+        if (static_cast<uint64_t>(leaf.size()) != side) return false;
+      }
+      leaves += tree.leaf_values.size();
+    }
+    first_tree.push_back(trees.size());
+  }
   Writer w;
   w.put_bytes(kMagic, sizeof kMagic);
   w.put_string(stamp);
-  w.put<uint64_t>(static_cast<uint64_t>(initial_shape.size()));
-  if (initial_shape.size() > 0) {
-    w.put_bytes(&initial_shape(0), sizeof(float) * static_cast<size_t>(initial_shape.size()));
+  for (uint64_t v : {side / 2, static_cast<uint64_t>(forests.size()),
+                     static_cast<uint64_t>(trees.size()), static_cast<uint64_t>(splits.size()),
+                     leaves}) {
+    w.put(v);
   }
-  std::vector<std::string> forest_bytes;
-  for (const auto& forest : forests) forest_bytes.push_back(forest_bytes_of(forest));
-  w.put<uint64_t>(forests.size());
-  for (const auto& bytes : forest_bytes) w.put<uint64_t>(bytes.size());
-  for (const auto& bytes : forest_bytes) w.put_bytes(bytes.data(), bytes.size());
-  w.put<uint64_t>(anchor_idx.size());
-  for (const auto& anchors : anchor_idx) {
-    w.put<uint64_t>(anchors.size());
-    w.put_bytes(anchors.data(), sizeof(unsigned long) * anchors.size());
-  }
-  w.put<uint64_t>(deltas.size());
-  for (const auto& level : deltas) {
-    w.put<uint64_t>(level.size());
-    for (const auto& d : level) {
+  w.put_bytes(&initial_shape(0), sizeof(float) * side);
+  w.pad();
+  for (size_t level = 0; level < forests.size(); ++level) {
+    w.put<uint64_t>(anchor_idx[level].size());
+    for (unsigned long a : anchor_idx[level]) {
+      if (a > UINT32_MAX) return false;
+      w.put(static_cast<uint32_t>(a));
+    }
+    w.pad();
+    for (const auto& d : deltas[level]) {
       w.put(d.x());
       w.put(d.y());
+    }
+    w.pad();
+  }
+  w.put_bytes(first_tree.data(), sizeof(uint64_t) * first_tree.size());
+  w.put_bytes(trees.data(), sizeof(TreeRecord) * trees.size());
+  w.put_bytes(splits.data(), sizeof(SplitRecord) * splits.size());
+  for (const auto& forest : forests) {
+    for (const auto& tree : forest) {
+      for (const auto& leaf : tree.leaf_values) w.put_bytes(&leaf(0), sizeof(float) * side);
     }
   }
   w.put_bytes(kEnd, sizeof kEnd);
