@@ -17,16 +17,21 @@ EnsembleCommand::EnsembleCommand(CLI::App& app) {
   c->add_option("--weights", weights_,
                 "one positive weight per run, in their order (comma-separated; default: equal)")
       ->delimiter(',')->check(kFiniteNumber)->check(CLI::PositiveNumber);
+  c->add_flag("--last-epoch", last_epoch_,
+              "average each run's last-epoch model (recorded by oracle and inner-val runs): an "
+              "honest ensemble from oracle runs");
   c->footer(
-      "An ensemble is honest only when every run is; an oracle run makes it an ORACLE ensemble.\n"
+      "An ensemble is honest only when every run is; an oracle run makes it an ORACLE ensemble\n"
+      "unless --last-epoch averages the runs' last-epoch models instead.\n"
       "Examples:\n"
       "  mer ensemble runs/st runs/fr --out runs/st+fr\n"
-      "  mer ensemble runs/st runs/fr runs/rrrn --weights 1,2,1 --out runs/ens3");
+      "  mer ensemble runs/st runs/fr runs/rrrn --weights 1,2,1 --out runs/ens3\n"
+      "  mer ensemble runs/st-oracle runs/fr-oracle --last-epoch --out runs/st+fr-honest");
 }
 
 int EnsembleCommand::run() {
   const auto result =
-      engine::make_ensemble(runs_, out_, engine::EnsembleOptions().weights(weights_));
+      engine::make_ensemble(runs_, out_, engine::EnsembleOptions().weights(weights_).last_epoch(last_epoch_));
   std::cout << engine::format_ensemble_table(result.summary);
   std::cout << "  results: " << out_ << "/summary.json, " << out_ << "/predictions.csv\n";
   return 0;

@@ -16,6 +16,7 @@ class EnsembleCommand : public Command {
  private:
   std::vector<std::string> runs_;
   std::vector<double> weights_;
+  bool last_epoch_ = false;
   std::string out_;
 };
 

@@ -13,7 +13,8 @@ LandmarksCommand::LandmarksCommand(CLI::App& app) {
   command_ = app.add_subcommand(
       "landmarks",
       "Find the 68 facial landmarks on every face crop of a prepared dataset (dlib) and write "
-      "them as a landmarks file for the models that read landmarks (dere-grl, rrrn)");
+      "them as a landmarks file for the models that read landmarks (" +
+          models_reading_landmarks() + ")");
   auto* c = command_;
   c->add_option("--data", data_, "prepared dataset folder")->required()->check(CLI::ExistingDirectory);
   c->add_option("--out", out_,

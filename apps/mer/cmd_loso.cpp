@@ -27,7 +27,8 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
       ->check(CLI::ExistingPath)->group(g_data);
   c->add_option("--landmarks", landmarks_,
                 "landmarks file of --data (default DATA/landmarks.csv when present; see `mer "
-                "landmarks`); read by the models whose inputs include landmarks (dere-grl, rrrn)")
+                "landmarks`); read by the models whose inputs include landmarks (" +
+                    models_reading_landmarks() + ")")
       ->check(CLI::ExistingFile)->group(g_data);
   c->add_option("--parts", parts_,
                 "train and test on these dataset parts of --data only (e.g. casme2 of the "

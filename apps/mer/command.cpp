@@ -1,12 +1,24 @@
 #include "command.h"
 
 #include "mer/core/error.h"
+#include "mer/models/registry.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 namespace mer::cli {
+
+std::string models_reading_landmarks() {
+  std::vector<std::string> names;
+  for (const auto* spec : models::model_registry()) {
+    if (spec->inputs_for(spec->resolve_options({})).landmarks) names.push_back(spec->name);
+  }
+  std::sort(names.begin(), names.end());
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
 
 bool SynthArgs::given() const {
   if (!command) return false;

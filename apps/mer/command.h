@@ -54,6 +54,10 @@ void add_synth_options(CLI::App* cmd, SynthArgs& synth, const std::string& group
 void add_optimiser_options(CLI::App* cmd, engine::TrainOptions& train,
                            std::vector<std::string>& model_opts, const std::string& group);
 
+// The registered models whose default inputs include landmarks ("dere-grl, htnet, rrrn"), for
+// help texts that name them.
+std::string models_reading_landmarks();
+
 // Validators for numbers CLI11's own checks let through: NaN and infinities pass its range
 // checks (every comparison with NaN is false), and "-1" wraps to 2^64-1 in an unsigned option.
 extern const CLI::Validator kFiniteNumber;

@@ -101,6 +101,69 @@ TEST(Ensemble, OfOneRunEqualsThatRun) {
   }
 }
 
+TEST(Ensemble, LastEpochModelsOfOracleRunsMakeAnHonestEnsemble) {
+  const auto dataset = synthetic();
+  const auto oracle_run = trained_run("last_oracle", dataset, 1, Protocol::kOracle);
+  const auto honest_run = trained_run("last_honest", dataset, 2, Protocol::kHonest);
+  const auto original = read_json(oracle_run / "summary.json");
+
+  // One oracle run's last-epoch models: honest, and exactly its own honest half.
+  const auto out = fresh_dir("last_out");
+  const auto result =
+      make_ensemble({oracle_run.string()}, out.string(), EnsembleOptions().last_epoch(true));
+  EXPECT_EQ(result.protocol, "honest");
+  EXPECT_EQ(result.summary["protocol"], "honest");
+  EXPECT_EQ(result.summary["uf1"], original["honest_last_epoch"]["uf1"]);
+  EXPECT_EQ(result.summary["uar"], original["honest_last_epoch"]["uar"]);
+  const auto rows = csv::read_file((out / "predictions.csv").string());
+  ASSERT_GT(rows.size(), 1u);
+  for (size_t r = 1; r < rows.size(); ++r) EXPECT_EQ(rows[r].fields.back(), "honest");
+  // Its predictions are the oracle run's last-epoch predictions, sample by sample.
+  for (const auto& entry : fs::directory_iterator(oracle_run / "folds")) {
+    const auto fold = read_json(entry.path() / "fold.json");
+    const auto mine = read_json(out / "folds" / entry.path().filename() / "fold.json");
+    ASSERT_EQ(fold["samples"].size(), mine["samples"].size());
+    for (size_t i = 0; i < fold["samples"].size(); ++i) {
+      EXPECT_EQ(mine["samples"][i]["pred"], fold["samples"][i]["last_epoch_pred"]);
+      EXPECT_EQ(mine["samples"][i]["probabilities"], fold["samples"][i]["last_epoch_probabilities"]);
+    }
+  }
+
+  // Mixed with an honest run: honest too (the honest run contributes its reported model);
+  // without --last-epoch the same pair is an ORACLE ensemble whose honest half agrees.
+  const auto mixed = fresh_dir("last_mixed");
+  const auto honest_pair = make_ensemble({oracle_run.string(), honest_run.string()}, mixed.string(),
+                                         EnsembleOptions().last_epoch(true));
+  EXPECT_EQ(honest_pair.protocol, "honest");
+  const auto mixed_oracle = fresh_dir("last_mixed_oracle");
+  const auto oracle_pair = make_ensemble({oracle_run.string(), honest_run.string()},
+                                         mixed_oracle.string());
+  EXPECT_EQ(oracle_pair.protocol, "oracle");
+  EXPECT_EQ(oracle_pair.summary["honest_last_epoch"]["uf1"], honest_pair.summary["uf1"]);
+
+  // A run that did not record its last-epoch probabilities is refused by name.
+  const auto older = fresh_dir("last_older");
+  fs::copy(oracle_run, older, fs::copy_options::recursive);
+  for (const auto& entry : fs::directory_iterator(older / "folds")) {
+    auto fold = read_json(entry.path() / "fold.json");
+    for (auto& sample : fold["samples"]) sample.erase("last_epoch_probabilities");
+    std::ofstream(entry.path() / "fold.json") << fold.dump();
+  }
+  const auto refused = fresh_dir("last_refused");
+  const auto message = refusal([&] {
+    make_ensemble({older.string()}, refused.string(), EnsembleOptions().last_epoch(true));
+  });
+  EXPECT_NE(message.find(older.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("last-epoch probabilities"), std::string::npos) << message;
+  // Without --last-epoch it still makes an oracle ensemble, its honest half a vote.
+  const auto voted = make_ensemble({older.string()}, refused.string());
+  EXPECT_NE(voted.summary["honest_last_epoch"]["note"].get<std::string>().find("vote"),
+            std::string::npos);
+  for (const auto& d : {oracle_run, honest_run, out, mixed, mixed_oracle, older, refused}) {
+    fs::remove_all(d);
+  }
+}
+
 TEST(Ensemble, AveragesProbabilitiesWithWeightsAndTakesTheWeakestProtocol) {
   const auto dataset = synthetic();
   const auto a = trained_run("avg_a", dataset, 1), b = trained_run("avg_b", dataset, 2);

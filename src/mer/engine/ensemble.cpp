@@ -29,6 +29,7 @@ struct MemberSample {
   int64_t label = 0;
   std::vector<double> probabilities;
   int64_t last_epoch_prediction = 0;
+  std::vector<double> last_epoch_probabilities;  // oracle and inner-val runs; may be absent
 };
 
 struct MemberFold {
@@ -91,6 +92,10 @@ Member read_member(const std::string& dir) {
           sample.label = s.at("label").get<int64_t>();
           sample.probabilities = s.at("probabilities").get<std::vector<double>>();
           sample.last_epoch_prediction = s.at("last_epoch_pred").get<int64_t>();
+          if (s.contains("last_epoch_probabilities")) {
+            sample.last_epoch_probabilities =
+                s.at("last_epoch_probabilities").get<std::vector<double>>();
+          }
           // The fold key is "part/subject" when folds are subjects, the part when they are
           // databases (then each sample names its subject).
           if (m.group_by == "dataset") {
@@ -211,6 +216,22 @@ nlohmann::json common_setting(const std::vector<Member>& members, const char* ke
   return value;
 }
 
+// The probabilities of a member's last-epoch model for a sample (its reported ones when the
+// run is honest), or nullptr where the run did not record them.
+const std::vector<double>* last_epoch_probabilities(const Member& m, const MemberSample& s) {
+  if (m.protocol == protocol_name(Protocol::kHonest)) return &s.probabilities;
+  return s.last_epoch_probabilities.empty() ? nullptr : &s.last_epoch_probabilities;
+}
+
+bool records_last_epoch_probabilities(const Member& m) {
+  for (const auto& [key, fold] : m.folds) {
+    for (const auto& s : fold.samples) {
+      if (!last_epoch_probabilities(m, s)) return false;
+    }
+  }
+  return true;
+}
+
 std::string run_name(const std::string& dir) {
   const fs::path p = fs::path(dir).lexically_normal();
   const auto name = p.filename().string();
@@ -272,7 +293,20 @@ EnsembleResult make_ensemble(const std::vector<std::string>& runs, const std::st
     if (i > 0) check_compatible(members.front(), members.back());
   }
   const auto& first = members.front();
-  const std::string protocol = ensemble_protocol(members);
+  bool every_last_epoch_recorded = true;
+  for (const auto& m : members) {
+    if (records_last_epoch_probabilities(m)) continue;
+    every_last_epoch_recorded = false;
+    if (options.last_epoch()) {
+      throw DataError(m.dir + ": its folds hold no last-epoch probabilities (`mer loso` records "
+                      "them under --protocol oracle and inner-val; this run is older): train it "
+                      "again, or leave out --last-epoch");
+    }
+  }
+  // Every member's last-epoch model saw no test subject in any choice: the ensemble of them
+  // is honest whatever the members' own protocols.
+  const std::string protocol =
+      options.last_epoch() ? protocol_name(Protocol::kHonest) : ensemble_protocol(members);
   const bool oracle = protocol == protocol_name(Protocol::kOracle);
   double weight_sum = 0;
   for (double w : weights) weight_sum += w;
@@ -303,16 +337,22 @@ EnsembleResult make_ensemble(const std::vector<std::string>& runs, const std::st
       tested.samples.push_back(info);
       original.push_back(s.index);
       std::vector<double> mean(static_cast<size_t>(num_classes), 0.0);
+      std::vector<double> last_mean(static_cast<size_t>(num_classes), 0.0);
       std::vector<double> votes(static_cast<size_t>(num_classes), 0.0);
       for (size_t r = 0; r < members.size(); ++r) {
         const auto& ms = members[r].folds.at(key).samples[i];
-        if (static_cast<int64_t>(ms.probabilities.size()) != num_classes) {
-          throw DataError(members[r].dir + ": fold " + key + " has probabilities of " +
-                          std::to_string(ms.probabilities.size()) + " classes, not " +
-                          std::to_string(num_classes));
+        const auto* last = last_epoch_probabilities(members[r], ms);
+        for (const auto* p : {&ms.probabilities, last}) {
+          if (p && static_cast<int64_t>(p->size()) != num_classes) {
+            throw DataError(members[r].dir + ": fold " + key + " has probabilities of " +
+                            std::to_string(p->size()) + " classes, not " +
+                            std::to_string(num_classes));
+          }
         }
+        const auto& averaged = options.last_epoch() ? *last : ms.probabilities;
         for (int64_t k = 0; k < num_classes; ++k) {
-          mean[static_cast<size_t>(k)] += weights[r] * ms.probabilities[static_cast<size_t>(k)];
+          mean[static_cast<size_t>(k)] += weights[r] * averaged[static_cast<size_t>(k)];
+          if (last) last_mean[static_cast<size_t>(k)] += weights[r] * (*last)[static_cast<size_t>(k)];
         }
         if (ms.last_epoch_prediction >= 0 && ms.last_epoch_prediction < num_classes) {
           votes[static_cast<size_t>(ms.last_epoch_prediction)] += weights[r];
@@ -328,9 +368,14 @@ EnsembleResult make_ensemble(const std::vector<std::string>& runs, const std::st
       const int64_t prediction = first_argmax(rounded);
       outcome.predictions.push_back(prediction);
       outcome.probabilities.push_back(std::move(probabilities));
-      // Under ORACLE members, what the same runs give honestly: a weighted vote of their
-      // last-epoch predictions (their probabilities are of the oracle epoch).
-      outcome.last_epoch_predictions.push_back(oracle ? first_argmax(votes) : prediction);
+      // Under ORACLE members, what the same runs give honestly: the mean of their last-epoch
+      // probabilities, or a weighted vote of their last-epoch predictions where older runs
+      // did not record the probabilities.
+      int64_t last_prediction = prediction;
+      if (oracle) {
+        last_prediction = every_last_epoch_recorded ? first_argmax(last_mean) : first_argmax(votes);
+      }
+      outcome.last_epoch_predictions.push_back(last_prediction);
     }
     outcomes.push_back(std::move(outcome));
   }
@@ -379,11 +424,17 @@ EnsembleResult make_ensemble(const std::vector<std::string>& runs, const std::st
   summary["group_by"] = first.group_by;
   if (oracle) {
     summary["honest_last_epoch"]["note"] =
-        "weighted vote of the members' last-epoch predictions";
+        every_last_epoch_recorded
+            ? "weighted mean of the members' last-epoch probabilities (what `mer ensemble "
+              "--last-epoch` writes as an honest run)"
+            : "weighted vote of the members' last-epoch predictions (some members did not "
+              "record their last-epoch probabilities)";
   }
+  if (options.last_epoch()) summary["ensemble_of"] = "the members' last-epoch models";
 
   nlohmann::json settings = {{"model", "ensemble"},
                              {"protocol", protocol},
+                             {"last_epoch", options.last_epoch()},
                              {"data_checksum", run.data_checksum},
                              {"group_by", first.group_by},
                              {"members", member_list}};

@@ -7,6 +7,8 @@
 // Honesty: the ensemble is as honest as its least honest member. It is "honest" only when
 // every member is; any "oracle" member (epochs picked on the test subject) makes an ORACLE
 // ensemble, labelled so in every file; otherwise (some member "inner-val") it is "inner-val".
+// With `last_epoch`, every member contributes its last-epoch model and the ensemble is honest:
+// one set of oracle runs gives both the oracle figure and the honest one.
 // Weights are fixed in advance by the caller, never fitted on the test predictions.
 #include <torch/torch.h>
 
@@ -19,6 +21,11 @@ namespace mer::engine {
 struct EnsembleOptions {
   // One weight per run (> 0, finite), in the order of the runs; empty = equal weights.
   TORCH_ARG(std::vector<double>, weights) = {};
+  // Average each member's last-epoch model instead of its reported one: an oracle (or
+  // inner-val) run's last-epoch probabilities, an honest run's own. Nothing in the result was
+  // chosen on a test subject, so the ensemble is honest. Refuses runs that did not record
+  // last-epoch probabilities.
+  TORCH_ARG(bool, last_epoch) = false;
 
  public:
   EnsembleOptions() = default;

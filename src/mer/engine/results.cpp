@@ -29,6 +29,9 @@ nlohmann::json outcome_to_json(const FoldOutcome& o, const data::Dataset& datase
                        {"pred", o.predictions[i]},
                        {"last_epoch_pred", o.last_epoch_predictions[i]},
                        {"probabilities", o.probabilities[i]}});
+    if (i < o.last_epoch_probabilities.size()) {
+      samples.back()["last_epoch_probabilities"] = o.last_epoch_probabilities[i];
+    }
   }
   return {{"version", kResultsVersion},   {"fold", o.key},
           {"epochs_run", o.epochs_run},   {"epoch_used", o.epoch_used},
@@ -65,6 +68,13 @@ FoldOutcome outcome_from_json(const nlohmann::json& j, const data::Dataset& data
     o.predictions.push_back(s.at("pred").get<int64_t>());
     o.last_epoch_predictions.push_back(s.at("last_epoch_pred").get<int64_t>());
     o.probabilities.push_back(s.at("probabilities").get<std::vector<float>>());
+    // Absent under honest, and from folds trained before mer recorded it.
+    if (s.contains("last_epoch_probabilities")) {
+      o.last_epoch_probabilities.push_back(s.at("last_epoch_probabilities").get<std::vector<float>>());
+    }
+  }
+  if (!o.last_epoch_probabilities.empty() && o.last_epoch_probabilities.size() != o.samples.size()) {
+    throw Error("fold result " + o.key + " has last-epoch probabilities for some samples only");
   }
   return o;
 }

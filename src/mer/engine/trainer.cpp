@@ -433,6 +433,7 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
   }
   outcome.predictions = argmax_rows(selected_probs);
   outcome.probabilities = rows_of(selected_probs);
+  if (options_.protocol != Protocol::kHonest) outcome.last_epoch_probabilities = rows_of(last_probs);
   model->to(torch::kCPU);
   outcome.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();

@@ -57,6 +57,10 @@ struct FoldOutcome {
   std::vector<int64_t> predictions;  // reported predictions (see protocol)
   std::vector<std::vector<float>> probabilities;  // [sample][class] of the reported model
   std::vector<int64_t> last_epoch_predictions;    // always the last epoch's model
+  // [sample][class] of the last epoch's model when it is not the reported one (oracle and
+  // inner-val protocols; empty under honest): an oracle run's honest half, which
+  // `mer ensemble --last-epoch` averages.
+  std::vector<std::vector<float>> last_epoch_probabilities;
   int64_t epoch_used = 0;                         // 1-based epoch of the reported model
   int64_t epochs_run = 0;
   std::vector<double> train_loss;      // mean training loss per epoch
