@@ -73,7 +73,11 @@ ensemble_of() {  # out dir, kind (loso-oracle | lodo), seed, mer ensemble flags.
     finished "$out/$model-$kind-s$seed" || { echo "$dir: waits for $out/$model-$kind-s$seed"; return; }
     members+=("$out/$model-$kind-s$seed")
   done
-  "$mer" ensemble "${members[@]}" --out "$dir" "$@" > /dev/null && echo "$dir: written"
+  if "$mer" ensemble "${members[@]}" --out "$dir" "$@" > /dev/null; then
+    echo "$dir: written"
+  else
+    echo "$dir: not written (mer ensemble failed, see its message above)"
+  fi
 }
 if [ -n "$ensemble" ]; then
   for seed in $seeds; do

@@ -1,5 +1,6 @@
 // Deterministic mutation fuzz of the readers of user files: labels.csv (read_prepared), .xlsx
-// sheets (read_sheet), landmarks.csv (read_landmarks) and dataset caches (read_dataset_cache).
+// sheets (read_sheet), landmarks.csv (read_landmarks), dataset caches (read_dataset_cache) and
+// checkpoints (load_checkpoint).
 // Each input is a valid file with 1-4 random mutations (bit flips, bytes that matter to the
 // format, deletions, duplications, truncation, tokens like nan, -1 or invalid UTF-8). Every
 // input must be read or refused with a mer::Error; any other exception fails the test, and a
@@ -22,6 +23,8 @@
 #include "mer/data/sheet.h"
 #include "data/sheet_fixtures.h"
 #include "mer/data/synthetic.h"
+#include "mer/engine/checkpoint.h"
+#include "mer/models/registry.h"
 
 namespace mer::reliability {
 namespace {
@@ -199,6 +202,80 @@ TEST_F(Fuzz, DatasetCacheReader) {
   data::write_dataset_cache(with_crops, file.string());
   const std::string valid = read_bytes(file);
   EXPECT_GT(fuzz("cache", valid, file, [&] { data::read_dataset_cache(file.string()); }), 0);
+}
+
+TEST_F(Fuzz, CheckpointReader) {
+  // A small checkpoint (STSTNet at 16x16: the format is the same for every model).
+  torch::manual_seed(1);
+  auto model = models::make_model("ststnet", models::ModelConfig{3, 16, {}});
+  const fs::path file = dir_ / "model.pt";
+  engine::save_checkpoint(file.string(), model,
+                          {{"model", "ststnet"}, {"num_classes", 3}, {"input_size", 16}});
+  const std::string valid = read_bytes(file);
+  // A mutation that loads must give the weights written: LibTorch alone loaded altered
+  // weights without a word (it does not check its entries' CRCs).
+  int64_t altered = 0;
+  EXPECT_GT(fuzz("checkpoint", valid, file,
+                 [&] {
+                   const auto loaded = engine::load_checkpoint(file.string());
+                   const auto expected = model->named_parameters(true);
+                   const auto got = loaded.model->named_parameters(true);
+                   bool same = expected.size() == got.size();
+                   for (const auto& p : expected) {
+                     const auto* q = got.find(p.key());
+                     same = same && q && torch::equal(p.value(), *q);
+                   }
+                   if (!same && altered++ < 3) {
+                     ADD_FAILURE() << "altered weights loaded silently";
+                     write_bytes(file.string() + ".altered" + std::to_string(altered), read_bytes(file));
+                   }
+                 }),
+            0);
+  EXPECT_EQ(altered, 0);
+}
+
+// The two damages LibTorch's loader took silently, each refused by name: a changed byte in a
+// tensor (the entry's CRC no longer matches) and an entry marked as a folder in the central
+// directory (LibTorch's reader then loads that tensor as zeros).
+TEST_F(Fuzz, CheckpointWithAlteredTensorOrFolderBitIsRefused) {
+  torch::manual_seed(1);
+  auto model = models::make_model("ststnet", models::ModelConfig{3, 16, {}});
+  const fs::path file = dir_ / "model.pt";
+  engine::save_checkpoint(file.string(), model,
+                          {{"model", "ststnet"}, {"num_classes", 3}, {"input_size", 16}});
+  const std::string valid = read_bytes(file);
+  const auto refusal = [&](const std::string& bytes) -> std::string {
+    write_bytes(file, bytes);
+    try {
+      engine::load_checkpoint(file.string());
+    } catch (const CheckpointError& e) {
+      return e.what();
+    }
+    return "(loaded)";
+  };
+  ASSERT_EQ(refusal(valid), "(loaded)");
+
+  // The first tensor's bytes follow its local header: "PK\3\4", 26 bytes, name, extra field.
+  const size_t header = valid.find(std::string("PK\x03\x04", 4));
+  ASSERT_NE(header, std::string::npos);
+  const auto le16 = [&](size_t at) {
+    return static_cast<size_t>(static_cast<unsigned char>(valid[at])) |
+           static_cast<size_t>(static_cast<unsigned char>(valid[at + 1])) << 8;
+  };
+  const size_t data = header + 30 + le16(header + 26) + le16(header + 28);
+  std::string altered = valid;
+  altered[data] = static_cast<char>(altered[data] ^ 0x40);
+  const auto crc = refusal(altered);
+  EXPECT_NE(crc.find(file.string() + ": damaged zip archive"), std::string::npos) << crc;
+
+  // The MS-DOS folder bit in the external attributes (offset 38) of a central-directory entry.
+  const size_t central = valid.find(std::string("PK\x01\x02", 4));
+  ASSERT_NE(central, std::string::npos);
+  std::string folder = valid;
+  folder[central + 38] = static_cast<char>(folder[central + 38] | 0x10);
+  const auto bit = refusal(folder);
+  EXPECT_NE(bit.find("is marked as a folder"), std::string::npos) << bit;
+  EXPECT_NE(bit.find(file.string()), std::string::npos) << bit;
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 #include "mer/core/error.h"
 #include "mer/core/version.h"
 #include "mer/models/registry.h"
+#ifdef MER_HAVE_ZIP_INTEGRITY
+#include "mer/data/zip_integrity.h"
+#endif
 
 namespace fs = std::filesystem;
 
@@ -44,8 +47,9 @@ std::string save_checkpoint(const std::string& path, const models::ModelPtr& mod
   return data::save_archive_atomic(archive, path);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
-  if (!fs::is_regular_file(path)) throw CheckpointError(path + ": checkpoint not found");
+namespace {
+
+LoadedCheckpoint read_checkpoint(const std::string& path) {
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
@@ -92,6 +96,31 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   }
   loaded.model->eval();
   return loaded;
+}
+
+}  // namespace
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  if (!fs::is_regular_file(path)) throw CheckpointError(path + ": checkpoint not found");
+#ifdef MER_HAVE_ZIP_INTEGRITY
+  // Before LibTorch sees the file: its loader does not check the archive's CRCs.
+  try {
+    data::verify_zip_integrity(path);
+  } catch (const DataError& e) {
+    throw CheckpointError(std::string(e.what()) + " (not a readable mer checkpoint)");
+  }
+#endif
+  try {
+    return read_checkpoint(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    // An archive that is intact as a zip but not what mer wrote (a hand-made or foreign one).
+    throw CheckpointError(path + ": not a readable mer checkpoint (" +
+                          e.msg().substr(0, e.msg().find('\n')) + ")");
+  } catch (const std::exception& e) {
+    throw CheckpointError(path + ": not a readable mer checkpoint (" + std::string(e.what()) + ")");
+  }
 }
 
 }  // namespace mer::engine
