@@ -204,13 +204,19 @@ TEST_F(Fuzz, DatasetCacheReader) {
   EXPECT_GT(fuzz("cache", valid, file, [&] { data::read_dataset_cache(file.string()); }), 0);
 }
 
-TEST_F(Fuzz, CheckpointReader) {
-  // A small checkpoint (STSTNet at 16x16: the format is the same for every model).
+// A small checkpoint written to `file` (STSTNet at 16x16: the format is the same for every
+// model); returns the model saved.
+models::ModelPtr write_small_checkpoint(const fs::path& file) {
   torch::manual_seed(1);
   auto model = models::make_model("ststnet", models::ModelConfig{3, 16, {}});
-  const fs::path file = dir_ / "model.pt";
   engine::save_checkpoint(file.string(), model,
                           {{"model", "ststnet"}, {"num_classes", 3}, {"input_size", 16}});
+  return model;
+}
+
+TEST_F(Fuzz, CheckpointReader) {
+  const fs::path file = dir_ / "model.pt";
+  const auto model = write_small_checkpoint(file);
   const std::string valid = read_bytes(file);
   // A mutation that loads must give the weights written: LibTorch alone loaded altered
   // weights without a word (it does not check its entries' CRCs).
@@ -238,11 +244,8 @@ TEST_F(Fuzz, CheckpointReader) {
 // tensor (the entry's CRC no longer matches) and an entry marked as a folder in the central
 // directory (LibTorch's reader then loads that tensor as zeros).
 TEST_F(Fuzz, CheckpointWithAlteredTensorOrFolderBitIsRefused) {
-  torch::manual_seed(1);
-  auto model = models::make_model("ststnet", models::ModelConfig{3, 16, {}});
   const fs::path file = dir_ / "model.pt";
-  engine::save_checkpoint(file.string(), model,
-                          {{"model", "ststnet"}, {"num_classes", 3}, {"input_size", 16}});
+  write_small_checkpoint(file);
   const std::string valid = read_bytes(file);
   const auto refusal = [&](const std::string& bytes) -> std::string {
     write_bytes(file, bytes);
