@@ -73,12 +73,9 @@
 #include "mer/data/adapters.h"
 #include "mer/data/protocols.h"
 #include "mer/face/clip_preprocessor.h"
+#include "mer/pipeline/preprocessing_record.h"
 
 namespace mer::pipeline {
-
-// Version of the prepare cache (manifest.json and clips/<key>.json). A folder of another
-// version is refused (prepare into a new folder).
-inline constexpr int kPrepareCacheVersion = 1;
 
 // Protocol names accepted by prepare: data::protocol_names() plus "all" (every clip the
 // sheet has, labelled with its coded emotion; classes sorted by name).
@@ -189,20 +186,5 @@ PrepareReport prepare_dataset(const PrepareOptions& options, const std::string& 
 // One line per fact: counts, share prepared, throughput, skipped per reason, where the
 // files are. What `mer prepare` prints at the end.
 std::string format_report(const PrepareReport& report);
-
-// Every parameter that shapes a prepared clip, as JSON text: the "parameters" of
-// manifest.json without the storage settings (also what `mer predict --json` reports).
-std::string describe_preprocessing(const face::ClipPreprocessorOptions& options);
-
-// The preprocessing options a prepared folder was made with (its manifest.json), so that a
-// new clip can be preprocessed exactly like the training data. Throws DataError naming the
-// file when it is missing, unreadable, of another version or lacks a parameter.
-face::ClipPreprocessorOptions read_preprocessing(const std::string& prepared_dir);
-// The same from a manifest already read (e.g. the one a checkpoint recorded); `where` names
-// its source in errors.
-face::ClipPreprocessorOptions preprocessing_from_manifest(const nlohmann::json& manifest,
-                                                          const std::string& where);
-// The JPEG quality a manifest's crops were stored with (0 when it does not say).
-int manifest_jpeg_quality(const nlohmann::json& manifest);
 
 }  // namespace mer::pipeline
