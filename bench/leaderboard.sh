@@ -98,7 +98,7 @@ def complete(run):
     if not (run / "summary.json").exists(): return None  # unfinished: rerun the script
     s = json.loads((run / "summary.json").read_text())
     return s if s.get("complete") else None
-print("| model | seeds | honest UF1 | honest UAR | oracle UF1 | oracle UAR | LODO UF1 | LODO UAR | LOSO s/run |")
+print("| model | seeds (LOSO / LODO) | honest UF1 | honest UAR | oracle UF1 | oracle UAR | LODO UF1 | LODO UAR | LOSO s/run |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 times = {}
 tf = out / "times.txt"
@@ -124,7 +124,7 @@ for model in models + ["ensemble"]:
     for run in sorted(out.glob(lodo)):
         if (s := complete(run)): l_uf1.append(s["uf1"]); l_uar.append(s["uar"])
     if model == "ensemble" and not (h_uf1 or o_uf1 or l_uf1): continue
-    print(f"| {model} | {max(len(h_uf1), len(l_uf1))} | {stats(h_uf1)} | {stats(h_uar)} | {stats(o_uf1)} | "
+    print(f"| {model} | {len(o_uf1)} / {len(l_uf1)} | {stats(h_uf1)} | {stats(h_uar)} | {stats(o_uf1)} | "
           f"{stats(o_uar)} | {stats(l_uf1)} | {stats(l_uar)} | "
           f"{round(statistics.mean(secs)) if secs else '-'} |")
 PY
