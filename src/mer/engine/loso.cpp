@@ -22,6 +22,7 @@
 #include "mer/engine/batch_source.h"
 #include "mer/engine/checkpoint.h"
 #include "mer/engine/explain.h"
+#include "mer/engine/fold_batch_trainer.h"
 #include "mer/engine/results.h"
 #include "mer/models/registry.h"
 
@@ -73,6 +74,10 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
     j["val_fraction"] = o.validation_fraction;
     j["patience"] = o.patience;
   }
+  // Stacked folds draw dropout from one stream per group: another run. Absent fold by fold.
+  if (stacks_folds(o)) {
+    j["fold_batch"] = o.fold_batch > 1 ? nlohmann::json(o.fold_batch) : nlohmann::json("all");
+  }
   // Absent for subject folds, so that runs recorded before grouping existed resume.
   if (o.group_by != Grouping::kSubject) j["group_by"] = grouping_name(o.group_by);
   return j;
@@ -110,10 +115,13 @@ void check_or_write_settings(const fs::path& out, const nlohmann::json& settings
                 (previous.contains(key) ? previous[key].dump() : "(unset)") + " -> " + value.dump();
       }
     }
-    // Subject folds record no grouping: a run with one recorded is another run.
-    if (previous.contains("group_by") && !settings.contains("group_by")) {
-      diff += (diff.empty() ? "" : ", ") + std::string("group_by ") + previous["group_by"].dump() +
-              " -> \"subject\"";
+    // Settings recorded only away from their default (subject folds, fold by fold, a
+    // constant learning rate): a run with one recorded is another run.
+    for (const auto& [key, default_text] : std::vector<std::pair<std::string, std::string>>{
+             {"group_by", "\"subject\""}, {"fold_batch", "1"}, {"lr_decay", "1"}}) {
+      if (previous.contains(key) && !settings.contains(key)) {
+        diff += (diff.empty() ? "" : ", ") + key + " " + previous[key].dump() + " -> " + default_text;
+      }
     }
     if (!diff.empty()) {
       throw ConfigError(out.string() + " holds a run with other settings (" + diff +
@@ -347,7 +355,8 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   // single-threaded; torch models draw dropout from a per-fold generator, and the tensors of
   // these small models are far too small for torch's intra-op threads to pay). On CUDA folds
   // run one at a time on the device.
-  const bool parallel_folds = backend == "fused" || train.device == "cpu";
+  const bool stacked = stacks_folds(train);
+  const bool parallel_folds = !stacked && (backend == "fused" || train.device == "cpu");
   const int64_t workers =
       parallel_folds ? std::max<int64_t>(1, std::min<int64_t>(threads, queue.size())) : 1;
   at::set_num_threads(parallel_folds ? 1 : static_cast<int>(threads));
@@ -368,12 +377,84 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
   if (!options.quiet && !queue.empty()) {
     progress.message("training " + std::to_string(queue.size()) + " folds" + who + ", " +
                      std::to_string(train.epochs) + " epochs, backend " + backend + ", " +
-                     std::to_string(workers) + " parallel fold(s), protocol " +
+                     (stacked ? "folds stacked in groups of " +
+                                    std::to_string(train.fold_batch > 1
+                                                       ? std::min<int64_t>(train.fold_batch, queue.size())
+                                                       : static_cast<int64_t>(queue.size()))
+                              : std::to_string(workers) + " parallel fold(s)") +
+                     ", protocol " +
                      protocol_name(train.protocol));
   }
   std::atomic<size_t> next{0};
   std::mutex mutex;
   std::exception_ptr permanent;  // the first failure no rerun fixes: ends the run
+  // Writes a trained fold (checkpoint, explanations, fold.json last) and reports it.
+  auto save_fold = [&](size_t f, FoldOutcome outcome, const models::ModelPtr& model) {
+    const auto& fold = folds[f];
+    if (outcome.epochs_run < train.epochs) {
+      progress.message("fold " + fold.key + ": stopped early after epoch " +
+                       std::to_string(outcome.epochs_run) + " of " + std::to_string(train.epochs) +
+                       " (no validation gain for " + std::to_string(train.patience) +
+                       " epochs); epoch " + std::to_string(outcome.epoch_used) + " kept");
+    }
+    const fs::path dir = out / "folds" / fold_folder_name(fold.key);
+    fs::create_directories(dir);
+    nlohmann::json meta = {{"model", train.model},
+                           {"model_options", train.model_options},
+                           {"model_spec_version", spec.version},
+                           {"inputs", inputs.names()},
+                           {"explanations", explanation_schema(spec)},
+                           {"data", options.data_label.empty() ? dataset.root : options.data_label},
+                           {"preprocessing", options.preprocessing.is_null()
+                                                 ? nlohmann::json("not known")
+                                                 : options.preprocessing},
+                           {"num_classes", dataset.num_classes()},
+                           {"input_size", dataset.flow_side()},
+                           {"class_names", dataset.class_names},
+                           {"fold", fold.key},
+                           {"protocol", protocol_name(train.protocol)},
+                           {"epoch", outcome.epoch_used},
+                           {"data_checksum", checksum}};
+    if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
+    const std::string model_hash = save_checkpoint((dir / "model.pt").string(), model, meta);
+    // The saved model's epoch: the last one, except under inner-val (restored best).
+    const int64_t model_epoch = train.protocol == Protocol::kInnerVal ? outcome.epoch_used
+                                                                      : outcome.epochs_run;
+    const auto explanation = explain_fold(model, dataset, outcome, model_epoch);
+    if (!explanation.is_null()) {
+      write_file_atomic((dir / "explain.json").string(), explanation.dump());
+    }
+    // fold.json last: its presence marks the fold finished.
+    auto fold_json = outcome_to_json(outcome, dataset);
+    fold_json["model_hash"] = model_hash;  // resume trusts model.pt only if it matches
+    write_file_atomic((dir / "fold.json").string(), fold_json.dump());
+    int64_t correct = 0;
+    for (size_t i = 0; i < outcome.samples.size(); ++i) {
+      correct += outcome.predictions[i] == dataset.samples[outcome.samples[i]].label;
+    }
+    progress.message("fold " + fold.key + ": " + std::to_string(correct) + "/" +
+                     std::to_string(outcome.samples.size()) + " correct, " +
+                     format_duration(outcome.seconds));
+    std::lock_guard<std::mutex> lock(mutex);
+    outcomes[f] = std::move(outcome);
+    done[f] = true;
+  };
+  // A fold that failed: a failure no rerun fixes ends the run, any other is reported.
+  auto record_failure = [&](const std::string& key, const std::exception& e) {
+    const std::string why = failure_text(e);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (is_permanent_failure(e)) {
+      if (!permanent) {
+        const std::string text = "fold " + key + ": " + why;
+        permanent = dynamic_cast<const ConfigError*>(&e)
+                        ? std::make_exception_ptr(ConfigError(text))
+                        : std::make_exception_ptr(DataError(text));
+      }
+      return;
+    }
+    progress.message("fold " + key + " FAILED: " + why);
+    result.failures.push_back(key + ": " + why);
+  };
   const FoldTrainer trainer(dataset, train);
   auto work = [&] {
     for (size_t q = next++; q < queue.size(); q = next++) {
@@ -393,75 +474,60 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
           reported = epoch;
         });
         progress.advance(train.epochs - reported);  // early stop: the rest counts as done
-        if (outcome.epochs_run < train.epochs) {
-          progress.message("fold " + fold.key + ": stopped early after epoch " +
-                           std::to_string(outcome.epochs_run) + " of " + std::to_string(train.epochs) +
-                           " (no validation gain for " + std::to_string(train.patience) +
-                           " epochs); epoch " + std::to_string(outcome.epoch_used) + " kept");
-        }
-        const fs::path dir = out / "folds" / fold_folder_name(fold.key);
-        fs::create_directories(dir);
-        nlohmann::json meta = {{"model", train.model},
-                               {"model_options", train.model_options},
-                               {"model_spec_version", spec.version},
-                               {"inputs", inputs.names()},
-                               {"explanations", explanation_schema(spec)},
-                               {"data", options.data_label.empty() ? dataset.root : options.data_label},
-                               {"preprocessing", options.preprocessing.is_null()
-                                                     ? nlohmann::json("not known")
-                                                     : options.preprocessing},
-                               {"num_classes", dataset.num_classes()},
-                               {"input_size", dataset.flow_side()},
-                               {"class_names", dataset.class_names},
-                               {"fold", fold.key},
-                               {"protocol", protocol_name(train.protocol)},
-                               {"epoch", outcome.epoch_used},
-                               {"data_checksum", checksum}};
-        if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
-        const std::string model_hash = save_checkpoint((dir / "model.pt").string(), model, meta);
-        // The saved model's epoch: the last one, except under inner-val (restored best).
-        const int64_t model_epoch = train.protocol == Protocol::kInnerVal ? outcome.epoch_used
-                                                                          : outcome.epochs_run;
-        const auto explanation = explain_fold(model, dataset, outcome, model_epoch);
-        if (!explanation.is_null()) {
-          write_file_atomic((dir / "explain.json").string(), explanation.dump());
-        }
-        // fold.json last: its presence marks the fold finished.
-        auto fold_json = outcome_to_json(outcome, dataset);
-        fold_json["model_hash"] = model_hash;  // resume trusts model.pt only if it matches
-        write_file_atomic((dir / "fold.json").string(), fold_json.dump());
-        int64_t correct = 0;
-        for (size_t i = 0; i < outcome.samples.size(); ++i) {
-          correct += outcome.predictions[i] == dataset.samples[outcome.samples[i]].label;
-        }
-        progress.message("fold " + fold.key + ": " + std::to_string(correct) + "/" +
-                         std::to_string(outcome.samples.size()) + " correct, " +
-                         format_duration(outcome.seconds));
-        std::lock_guard<std::mutex> lock(mutex);
-        outcomes[f] = std::move(outcome);
-        done[f] = true;
+        save_fold(f, std::move(outcome), model);
       } catch (const std::exception& e) {
-        const std::string why = failure_text(e);
         progress.advance(train.epochs - reported);
-        std::lock_guard<std::mutex> lock(mutex);
-        if (is_permanent_failure(e)) {
-          if (!permanent) {
-            const std::string text = "fold " + fold.key + ": " + why;
-            permanent = dynamic_cast<const ConfigError*>(&e)
-                            ? std::make_exception_ptr(ConfigError(text))
-                            : std::make_exception_ptr(DataError(text));
-          }
-          return;
-        }
-        progress.message("fold " + fold.key + " FAILED: " + why);
-        result.failures.push_back(fold.key + ": " + why);
+        record_failure(fold.key, e);
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int64_t w = 1; w < workers; ++w) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  // Stacked folds: groups of fold_batch folds, each group one computation on all threads.
+  auto work_stacked = [&] {
+    const size_t group = train.fold_batch > 1 ? static_cast<size_t>(train.fold_batch) : queue.size();
+    const FoldBatchTrainer stacked_trainer(dataset, train);
+    for (size_t first = 0; first < queue.size() && !permanent; first += group) {
+      std::vector<size_t> members(queue.begin() + first,
+                                  queue.begin() + std::min(queue.size(), first + group));
+      std::vector<Fold> group_folds;
+      for (auto f : members) group_folds.push_back(folds[f]);
+      const std::string label = group_folds.size() == 1
+                                    ? "fold " + group_folds.front().key
+                                    : std::to_string(group_folds.size()) + " folds (" +
+                                          group_folds.front().key + " ... " +
+                                          group_folds.back().key + ")";
+      int64_t reported = 0;
+      const int64_t width = static_cast<int64_t>(members.size());
+      std::vector<FoldOutcome> group_outcomes;
+      std::vector<models::ModelPtr> models;
+      try {
+        group_outcomes = stacked_trainer.run(group_folds, models, [&](int64_t epoch) {
+          progress.advance((epoch - reported) * width, label + " epoch " + std::to_string(epoch) +
+                                                           "/" + std::to_string(train.epochs));
+          reported = epoch;
+        });
+        progress.advance((train.epochs - reported) * width);
+      } catch (const std::exception& e) {
+        progress.advance((train.epochs - reported) * width);
+        for (const auto& fold : group_folds) record_failure(fold.key, e);
+        continue;
+      }
+      for (size_t i = 0; i < members.size(); ++i) {
+        try {
+          save_fold(members[i], std::move(group_outcomes[i]), models[i]);
+        } catch (const std::exception& e) {
+          record_failure(group_folds[i].key, e);
+        }
+      }
+    }
+  };
+  if (stacked) {
+    work_stacked();
+  } else {
+    std::vector<std::thread> pool;
+    for (int64_t w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+  }
   progress.finish();
   if (permanent) std::rethrow_exception(permanent);
 

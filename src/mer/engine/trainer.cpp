@@ -7,7 +7,7 @@
 #include "mer/core/error.h"
 #include "mer/core/rng.h"
 #include "mer/engine/batch_source.h"
-#include "mer/engine/metrics.h"
+#include "mer/engine/training_parts.h"
 #include "mer/models/registry.h"
 #include "mer/models/ststnet_fused.h"  // FastRng, fill_dropout_scale
 
@@ -77,6 +77,15 @@ void TrainOptions::validate() const {
   if (device == "cuda" && !torch::cuda::is_available()) {
     throw ConfigError("--device cuda: this LibTorch build has no CUDA or no GPU is visible");
   }
+  if (fold_batch < 0) throw ConfigError("--fold-batch must be >= 0 (0 = auto, 1 = fold by fold)");
+  if (fold_batch > 1 && !models::find_model(model).fold_stack) {
+    throw ConfigError("--fold-batch " + std::to_string(fold_batch) + ": model '" + model +
+                      "' has no fold-stacked form yet (use --fold-batch 1)");
+  }
+  if (fold_batch > 1 && backend == "fused") {
+    throw ConfigError("--fold-batch trains the models' stacked LibTorch form: it cannot use "
+                      "--backend fused (use --backend auto or torch)");
+  }
   if (backend == "fused" && (!models::find_model(model).fused_cpu_kernel || device != "cpu")) {
     throw ConfigError("--backend fused: model '" + model + "' has no fused CPU kernel" +
                       (device != "cpu" ? " on --device " + device : std::string()) +
@@ -84,8 +93,15 @@ void TrainOptions::validate() const {
   }
 }
 
+bool stacks_folds(const TrainOptions& options) {
+  if (options.fold_batch == 1) return false;
+  if (!models::find_model(options.model).fold_stack) return false;
+  return options.fold_batch > 1 || options.device == "cuda";
+}
+
 std::string resolve_backend(const TrainOptions& options) {
   if (options.backend != "auto") return options.backend;
+  if (stacks_folds(options)) return "torch";
   return models::find_model(options.model).fused_cpu_kernel && options.device == "cpu" ? "fused"
                                                                                        : "torch";
 }
@@ -124,18 +140,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const models::ModelPtr& 
   }
   return std::make_unique<torch::optim::SGD>(
       params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
-}
-
-// Inverse class frequency over the fold's training samples (sklearn's "balanced").
-std::vector<float> balanced_weights(const data::Dataset& dataset,
-                                    const std::vector<int64_t>& train) {
-  std::vector<double> count(dataset.num_classes(), 0.0);
-  for (auto i : train) count[dataset.samples[i].label] += 1.0;
-  std::vector<float> weights(count.size(), 0.0f);
-  for (size_t k = 0; k < count.size(); ++k) {
-    weights[k] = count[k] > 0 ? static_cast<float>(train.size() / (count.size() * count[k])) : 0.f;
-  }
-  return weights;
 }
 
 class Backend {
@@ -295,43 +299,6 @@ class TorchBackend : public Backend {
   torch::Tensor weights_;
 };
 
-using StateSnapshot = std::vector<torch::Tensor>;
-
-StateSnapshot snapshot(const models::ModelPtr& model) {
-  torch::NoGradGuard no_grad;
-  StateSnapshot state;
-  for (const auto& p : model->parameters()) state.push_back(p.detach().clone());
-  for (const auto& b : model->buffers()) state.push_back(b.detach().clone());
-  return state;
-}
-
-void restore(const models::ModelPtr& model, const StateSnapshot& state) {
-  torch::NoGradGuard no_grad;
-  size_t i = 0;
-  for (auto& p : model->parameters()) p.copy_(state[i++]);
-  for (auto& b : model->buffers()) b.copy_(state[i++]);
-}
-
-std::vector<int64_t> argmax_rows(const torch::Tensor& probs) {
-  auto idx = probs.argmax(1).to(torch::kInt64).contiguous();
-  return {idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()};
-}
-
-std::vector<std::vector<float>> rows_of(const torch::Tensor& probs) {
-  auto p = probs.contiguous();
-  std::vector<std::vector<float>> out(p.size(0));
-  for (int64_t i = 0; i < p.size(0); ++i) {
-    out[i].assign(p[i].data_ptr<float>(), p[i].data_ptr<float>() + p.size(1));
-  }
-  return out;
-}
-
-std::vector<int64_t> labels_of(const data::Dataset& dataset, const std::vector<int64_t>& indices) {
-  std::vector<int64_t> out;
-  for (auto i : indices) out.push_back(dataset.samples[i].label);
-  return out;
-}
-
 }  // namespace
 
 FoldTrainer::FoldTrainer(const data::Dataset& dataset, TrainOptions options)
@@ -348,9 +315,7 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
   const uint64_t base = static_cast<uint64_t>(fold.index) * 3;
   model = make_seeded_model(options_, dataset_, derive_seed(options_.seed, base));
   const uint64_t dropout_seed = derive_seed(options_.seed, base + 2);
-  const auto weights = options_.class_weights == "balanced"
-                           ? balanced_weights(dataset_, fold.train)
-                           : std::vector<float>{};
+  const auto weights = fold_class_weights(dataset_, fold, options_);
   std::unique_ptr<Backend> backend;
   if (resolve_backend(options_) == "fused") {
     backend = std::make_unique<FusedBackend>(dataset_, model, options_, dropout_seed, weights);
@@ -366,10 +331,7 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
   outcome.key = fold.key;
   outcome.samples = fold.test;
   SplitMix64 shuffle_rng(derive_seed(options_.seed, base + 1));
-  const auto val_labels = labels_of(dataset_, fold.validation);
-  const auto test_labels = labels_of(dataset_, fold.test);
-  double best_score = -1.0, best_tiebreak = 0.0;
-  int64_t since_best = 0;
+  EpochSelector selector(dataset_, fold, options_);
   torch::Tensor selected_probs;
   StateSnapshot selected_state;
   for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
@@ -384,56 +346,25 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
     outcome.train_loss.push_back(loss);
     outcome.train_accuracy.push_back(accuracy);
     outcome.epochs_run = epoch;
-    if (options_.protocol == Protocol::kOracle) {
-      // ORACLE protocol only: the test subject's accuracy picks the epoch (later epochs win
-      // ties, as in the PyTorch reference).
-      auto probs = backend->predict(fold.test);
-      const auto m = compute_metrics(test_labels, argmax_rows(probs), dataset_.num_classes());
-      outcome.selection_score.push_back(m.accuracy);
-      if (m.accuracy >= best_score) {
-        best_score = m.accuracy;
-        selected_probs = probs;
-        outcome.epoch_used = epoch;
-      }
-    } else if (options_.protocol == Protocol::kInnerVal) {
-      auto probs = backend->predict(fold.validation);
-      const auto m = compute_metrics(val_labels, argmax_rows(probs), dataset_.num_classes());
-      // Ties in validation UF1 go to the lower validation NLL.
-      double nll = 0.0;
-      for (size_t i = 0; i < val_labels.size(); ++i) {
-        nll -= std::log(std::max(probs[i][val_labels[i]].item<double>(), 1e-12));
-      }
-      outcome.selection_score.push_back(m.uf1);
-      if (m.uf1 > best_score || (m.uf1 == best_score && nll < best_tiebreak)) {
-        best_score = m.uf1;
-        best_tiebreak = nll;
-        selected_state = snapshot(model);
-        outcome.epoch_used = epoch;
-        since_best = 0;
-      } else if (options_.patience > 0 && ++since_best >= options_.patience) {
-        if (on_epoch) on_epoch(epoch);
-        break;
+    if (!selector.watched().empty()) {
+      auto probs = backend->predict(selector.watched());
+      if (selector.observe(epoch, probs, outcome)) {
+        if (options_.protocol == Protocol::kOracle) {
+          selected_probs = probs;
+        } else {
+          selected_state = snapshot(model);
+        }
       }
     }
     if (on_epoch) on_epoch(epoch);
+    if (selector.stop()) break;
   }
   const auto last_probs = backend->predict(fold.test);
-  outcome.last_epoch_predictions = argmax_rows(last_probs);
-  switch (options_.protocol) {
-    case Protocol::kHonest:
-      selected_probs = last_probs;
-      outcome.epoch_used = outcome.epochs_run;
-      break;
-    case Protocol::kOracle:
-      break;
-    case Protocol::kInnerVal:
-      restore(model, selected_state);
-      selected_probs = backend->predict(fold.test);
-      break;
+  if (options_.protocol == Protocol::kInnerVal) {
+    restore(model, selected_state);
+    selected_probs = backend->predict(fold.test);
   }
-  outcome.predictions = argmax_rows(selected_probs);
-  outcome.probabilities = rows_of(selected_probs);
-  if (options_.protocol != Protocol::kHonest) outcome.last_epoch_probabilities = rows_of(last_probs);
+  finish_outcome(outcome, options_.protocol, last_probs, selected_probs);
   model->to(torch::kCPU);
   outcome.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();

@@ -45,8 +45,15 @@ struct TrainOptions {
   // auto: the fused single-threaded CPU kernel where the model has one (STSTNet), else torch.
   std::string backend = "auto";  // auto | fused | torch
   std::string device = "cpu";    // cpu | cuda
+  // Folds trained as one computation (engine/fold_batch_trainer.h): 0 = auto (every fold of
+  // the run at once on cuda where the model has a fold-stacked form, else one at a time),
+  // 1 = fold by fold, N > 1 = groups of N.
+  int64_t fold_batch = 0;
   void validate() const;         // throws ConfigError
 };
+
+// Whether the folds of a run with these options train stacked (fold_batch resolved).
+bool stacks_folds(const TrainOptions& options);
 
 // Which backend a run will use for these options ("fused" or "torch").
 std::string resolve_backend(const TrainOptions& options);

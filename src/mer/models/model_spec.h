@@ -22,6 +22,8 @@
 
 namespace mer::models {
 
+class FoldStack;  // models/fold_stack.h
+
 // ---- Options -------------------------------------------------------------------------------
 
 enum class OptionType { kInt, kFloat, kBool, kChoice, kIntList };
@@ -192,6 +194,11 @@ struct ModelSpec {
   std::map<std::string, std::string> smoke_options;
   // The fused CPU kernel for a module made by `make`, or absent when the model has none.
   std::function<std::unique_ptr<FusedCpuKernel>(ModelImpl& module)> fused_cpu_kernel;
+  // The model with the parameters of `folds` folds stacked, for training them as one
+  // computation (models/fold_stack.h), or absent when the model has no stacked form.
+  std::function<std::shared_ptr<FoldStack>(int64_t num_classes, int64_t input_size,
+                                           const OptionValues&, int64_t folds)>
+      fold_stack;
 
   const OptionSpec* find_option(const std::string& key) const;
   // `given` (user text) -> every option of the table in canonical text, defaults filled.

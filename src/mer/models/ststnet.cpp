@@ -3,6 +3,7 @@
 #include "mer/core/error.h"
 #include "mer/models/registry.h"
 #include "mer/models/ststnet_fused.h"
+#include "mer/models/ststnet_stack.h"
 
 namespace mer::models {
 
@@ -96,6 +97,14 @@ MER_MODEL_SPEC(ststnet) {
                                              .num_classes(num_classes)
                                              .input_size(input_size)
                                              .dropout(o.number("dropout")));
+  };
+  spec.fold_stack = [](int64_t num_classes, int64_t input_size, const OptionValues& o,
+                       int64_t folds) -> std::shared_ptr<FoldStack> {
+    return std::make_shared<STSTNetStack>(STSTNetOptions()
+                                              .num_classes(num_classes)
+                                              .input_size(input_size)
+                                              .dropout(o.number("dropout")),
+                                          folds);
   };
   spec.fused_cpu_kernel = [](ModelImpl& module) -> std::unique_ptr<FusedCpuKernel> {
     return std::make_unique<STSTNetKernel>(dynamic_cast<STSTNetImpl&>(module));

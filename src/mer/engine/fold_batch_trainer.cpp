@@ -1,0 +1,242 @@
+#include "mer/engine/fold_batch_trainer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "mer/core/error.h"
+#include "mer/core/rng.h"
+#include "mer/engine/batch_source.h"
+#include "mer/engine/stacked_optimizer.h"
+#include "mer/engine/training_parts.h"
+#include "mer/models/fold_stack.h"
+#include "mer/models/registry.h"
+
+namespace mer::engine {
+
+namespace {
+
+constexpr int64_t kPredictChunk = 512;
+
+// Fold-major sample indices of one stacked step: fold f's `take[f]` samples, padded to the
+// longest with the fold's own first training sample (masked out), so that a fold's rows
+// only ever hold its own training data.
+struct StackedStep {
+  torch::Tensor indices;  // [N * width] int64
+  torch::Tensor mask;     // [N, width] float
+  std::vector<int64_t> counts;
+};
+
+StackedStep make_step(const std::vector<std::vector<int64_t>>& rows, const std::vector<Fold>& folds,
+                      torch::Device device) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  int64_t width = 1;
+  for (const auto& r : rows) width = std::max<int64_t>(width, r.size());
+  std::vector<int64_t> indices(n * width);
+  std::vector<float> mask(n * width, 0.f);
+  StackedStep step;
+  for (int64_t f = 0; f < n; ++f) {
+    const int64_t pad = rows[f].empty() ? folds[f].train.front() : rows[f].front();
+    for (int64_t b = 0; b < width; ++b) {
+      const bool real = b < static_cast<int64_t>(rows[f].size());
+      indices[f * width + b] = real ? rows[f][b] : pad;
+      mask[f * width + b] = real ? 1.f : 0.f;
+    }
+    step.counts.push_back(static_cast<int64_t>(rows[f].size()));
+  }
+  step.indices = torch::tensor(indices, torch::kInt64).to(device);
+  step.mask = torch::tensor(mask).reshape({n, width}).to(device);
+  return step;
+}
+
+// Class probabilities of each fold's `samples[f]` ([n_f, K] CPU float), eval mode.
+std::vector<torch::Tensor> predict_stacked(models::FoldStack& stack, const BatchSource& source,
+                                           const std::vector<Fold>& folds,
+                                           const std::vector<std::vector<int64_t>>& samples,
+                                           torch::Device device) {
+  torch::NoGradGuard no_grad;
+  stack.eval();
+  const int64_t n = static_cast<int64_t>(folds.size());
+  std::vector<std::vector<torch::Tensor>> parts(n);
+  int64_t longest = 0;
+  for (const auto& s : samples) longest = std::max<int64_t>(longest, s.size());
+  for (int64_t start = 0; start < longest; start += kPredictChunk) {
+    std::vector<std::vector<int64_t>> rows(n);
+    for (int64_t f = 0; f < n; ++f) {
+      const int64_t end = std::min<int64_t>(start + kPredictChunk, samples[f].size());
+      if (start < end) rows[f].assign(samples[f].begin() + start, samples[f].begin() + end);
+    }
+    const auto step = make_step(rows, folds, device);
+    auto probs = torch::softmax(stack.forward(source.gather(step.indices, false), step.mask), -1)
+                     .to(torch::kCPU)
+                     .to(torch::kFloat32);
+    for (int64_t f = 0; f < n; ++f) parts[f].push_back(probs[f].slice(0, 0, step.counts[f]));
+  }
+  std::vector<torch::Tensor> out(n);
+  for (int64_t f = 0; f < n; ++f) {
+    out[f] = parts[f].empty() ? torch::zeros({0, 1}) : torch::cat(parts[f]).contiguous();
+  }
+  stack.train();
+  return out;
+}
+
+}  // namespace
+
+bool model_stacks_folds(const std::string& model) {
+  return static_cast<bool>(models::find_model(model).fold_stack);
+}
+
+FoldBatchTrainer::FoldBatchTrainer(const data::Dataset& dataset, TrainOptions options)
+    : dataset_(dataset), options_(std::move(options)) {
+  options_.validate();
+  if (!model_stacks_folds(options_.model)) {
+    throw ConfigError("--fold-batch: model '" + options_.model +
+                      "' has no fold-stacked form yet (use --fold-batch 1)");
+  }
+}
+
+std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
+                                               std::vector<models::ModelPtr>& models,
+                                               const std::function<void(int64_t)>& on_epoch) const {
+  namespace F = torch::nn::functional;
+  const auto start_time = std::chrono::steady_clock::now();
+  const int64_t n = static_cast<int64_t>(folds.size());
+  MER_CHECK(n >= 1, "a fold group needs folds");
+  const torch::Device device(options_.device);
+  const auto& spec = models::find_model(options_.model);
+  const auto option_values = spec.resolve_options(
+      models::resolve_model_options(options_.model, options_.model_options, data_traits(dataset_)));
+  auto stack = spec.fold_stack(dataset_.num_classes(), dataset_.flow_side(), option_values, n);
+
+  // Each fold starts from exactly the weights its fold-by-fold training would (same seeds).
+  models.assign(n, nullptr);
+  std::vector<SplitMix64> shuffle_rngs;
+  std::vector<EpochSelector> selectors;
+  std::vector<FoldOutcome> outcomes(n);
+  std::vector<float> class_weights;
+  const int64_t k = dataset_.num_classes();
+  for (int64_t f = 0; f < n; ++f) {
+    const auto& fold = folds[f];
+    MER_CHECK(!fold.train.empty(), "fold " + fold.key + " has no training samples");
+    const uint64_t base = static_cast<uint64_t>(fold.index) * 3;
+    models[f] = make_seeded_model(options_, dataset_, derive_seed(options_.seed, base));
+    stack->load_fold(f, *models[f]);
+    shuffle_rngs.emplace_back(derive_seed(options_.seed, base + 1));
+    selectors.emplace_back(dataset_, fold, options_);
+    outcomes[f].key = fold.key;
+    outcomes[f].samples = fold.test;
+    auto weights = fold_class_weights(dataset_, fold, options_);
+    if (weights.empty()) weights.assign(k, 1.f);
+    class_weights.insert(class_weights.end(), weights.begin(), weights.end());
+  }
+  if (device.is_cpu()) {
+    stack->set_generator(models::make_cpu_generator(
+        derive_seed(options_.seed, static_cast<uint64_t>(folds.front().index) * 3 + 2)));
+  } else {
+    torch::manual_seed(derive_seed(options_.seed, static_cast<uint64_t>(folds.front().index) * 3 + 2));
+  }
+  stack->to(device);
+  stack->train();
+  const auto weight_table = torch::tensor(class_weights).reshape({n, k}).to(device);
+  StackedOptimizer optimizer(stack->parameters(), n, options_);
+  const BatchSource source(dataset_, device);
+
+  std::vector<torch::Tensor> selected_probs(n);
+  std::vector<StateSnapshot> selected_states(n);
+  std::vector<bool> stopped(n, false);
+  const int64_t batch = options_.batch_size;
+  for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
+    std::vector<std::vector<int64_t>> orders(n);
+    int64_t steps = 0;
+    for (int64_t f = 0; f < n; ++f) {
+      if (stopped[f]) continue;
+      orders[f] = folds[f].train;
+      shuffle(orders[f], shuffle_rngs[f]);
+      steps = std::max<int64_t>(steps, (orders[f].size() + batch - 1) / batch);
+    }
+    if (steps == 0) break;  // every fold has stopped early
+    auto loss_sum = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    auto correct = torch::zeros({n}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    for (int64_t s = 0; s < steps; ++s) {
+      std::vector<std::vector<int64_t>> rows(n);
+      std::vector<bool> active(n, false);
+      for (int64_t f = 0; f < n; ++f) {
+        const int64_t from = std::min<int64_t>(s * batch, orders[f].size());
+        const int64_t to = std::min<int64_t>(from + batch, orders[f].size());
+        rows[f].assign(orders[f].begin() + from, orders[f].begin() + to);
+        active[f] = to > from;
+      }
+      const auto step = make_step(rows, folds, device);
+      const auto input = source.gather(step.indices, /*with_labels=*/true);
+      const auto logits = stack->forward(input, step.mask);  // [N, W, K]
+      const auto labels = input.labels.reshape({n, -1});
+      // Each fold's (class-weighted) mean cross-entropy over its real samples, as
+      // F::cross_entropy computes it for the fold alone; the folds' losses are summed, so
+      // each fold's parameters get exactly their own loss's gradient.
+      const auto nll = -logits.log_softmax(-1).gather(2, labels.unsqueeze(2)).squeeze(2);
+      const auto weight = weight_table.gather(1, labels) * step.mask;
+      const auto fold_loss = (weight * nll).sum(1) / weight.sum(1).clamp_min(1e-12);
+      optimizer.zero_grad();
+      fold_loss.sum().backward();
+      optimizer.step(active);
+      {
+        torch::NoGradGuard no_grad;
+        const auto counts = step.mask.sum(1).to(torch::kFloat64);
+        loss_sum += fold_loss.detach().to(torch::kFloat64) * counts;
+        correct += (logits.argmax(-1).eq(labels) * step.mask.gt(0)).sum(1);
+      }
+    }
+    if (options_.lr_decay != 1.0) optimizer.set_lr(optimizer.lr() * options_.lr_decay);
+    const auto losses = loss_sum.to(torch::kCPU);
+    const auto hits = correct.to(torch::kCPU);
+    std::vector<std::vector<int64_t>> watched(n);
+    for (int64_t f = 0; f < n; ++f) {
+      if (stopped[f]) continue;
+      const double count = static_cast<double>(orders[f].size());
+      const double loss = losses[f].item<double>() / count;
+      if (!std::isfinite(loss)) {
+        throw Error("fold " + folds[f].key + ": training loss became " + std::to_string(loss) +
+                    " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
+      }
+      outcomes[f].train_loss.push_back(loss);
+      outcomes[f].train_accuracy.push_back(hits[f].item<int64_t>() / count);
+      outcomes[f].epochs_run = epoch;
+      watched[f] = selectors[f].watched();
+    }
+    if (!selectors.front().watched().empty()) {
+      const auto probs = predict_stacked(*stack, source, folds, watched, device);
+      for (int64_t f = 0; f < n; ++f) {
+        if (stopped[f] || !selectors[f].observe(epoch, probs[f], outcomes[f])) continue;
+        if (options_.protocol == Protocol::kOracle) {
+          selected_probs[f] = probs[f];
+        } else {
+          stack->store_fold(f, *models[f]);
+          selected_states[f] = snapshot(models[f]);
+        }
+      }
+    }
+    for (int64_t f = 0; f < n; ++f) stopped[f] = stopped[f] || selectors[f].stop();
+    if (on_epoch) on_epoch(epoch);
+  }
+
+  std::vector<std::vector<int64_t>> tests(n);
+  for (int64_t f = 0; f < n; ++f) tests[f] = folds[f].test;
+  const auto last_probs = predict_stacked(*stack, source, folds, tests, device);
+  for (int64_t f = 0; f < n; ++f) stack->store_fold(f, *models[f]);
+  if (options_.protocol == Protocol::kInnerVal) {
+    // The reported models are the selected epochs': back into the stack to predict them.
+    for (int64_t f = 0; f < n; ++f) {
+      restore(models[f], selected_states[f]);
+      stack->load_fold(f, *models[f]);
+    }
+    selected_probs = predict_stacked(*stack, source, folds, tests, device);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  for (int64_t f = 0; f < n; ++f) {
+    finish_outcome(outcomes[f], options_.protocol, last_probs[f], selected_probs[f]);
+    outcomes[f].seconds = seconds / n;
+  }
+  return outcomes;
+}
+
+}  // namespace mer::engine

@@ -1,0 +1,133 @@
+#include "mer/models/fold_stack.h"
+
+#include "mer/core/error.h"
+
+namespace mer::models {
+
+torch::Tensor FoldStack::dropout(const torch::Tensor& x, double p) {
+  if (!is_training() || p <= 0.0) return x;
+  if (!generator_.defined() || !x.device().is_cpu()) {
+    return torch::nn::functional::dropout(
+        x, torch::nn::functional::DropoutFuncOptions().p(p).training(true));
+  }
+  auto keep = torch::empty_like(x).bernoulli_(1.0 - p, generator_);
+  return x * keep / (1.0 - p);
+}
+
+namespace stacked {
+
+torch::Tensor folds_to_channels(const torch::Tensor& x, int64_t folds) {
+  MER_CHECK(x.dim() >= 2 && x.size(0) % folds == 0, "fold-major batch of the wrong size");
+  auto shape = x.sizes().vec();
+  const int64_t b = shape[0] / folds;
+  std::vector<int64_t> split = {folds, b};
+  split.insert(split.end(), shape.begin() + 1, shape.end());
+  std::vector<int64_t> merged = {b, folds * shape[1]};
+  merged.insert(merged.end(), shape.begin() + 2, shape.end());
+  return x.reshape(split).transpose(0, 1).reshape(merged);
+}
+
+torch::Tensor channels_to_folds(const torch::Tensor& x, int64_t folds) {
+  auto shape = x.sizes().vec();
+  MER_CHECK(x.dim() >= 2 && shape[1] % folds == 0, "stacked channels of the wrong size");
+  std::vector<int64_t> split = {shape[0], folds, shape[1] / folds};
+  split.insert(split.end(), shape.begin() + 2, shape.end());
+  return x.reshape(split).transpose(0, 1);
+}
+
+torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     int64_t padding, int64_t stride) {
+  const int64_t n = weight.size(0);
+  if (x.device().is_cpu()) {
+    // LibTorch's CPU grouped convolution takes a slow generic path (its backward above all);
+    // one ordinary convolution per fold is several times faster there.
+    const int64_t in = weight.size(2);
+    std::vector<torch::Tensor> outputs;
+    for (int64_t f = 0; f < n; ++f) {
+      outputs.push_back(torch::conv2d(x.slice(1, f * in, (f + 1) * in), weight[f], bias[f],
+                                      {stride, stride}, {padding, padding}));
+    }
+    return torch::cat(outputs, 1);
+  }
+  auto w = weight.reshape({n * weight.size(1), weight.size(2), weight.size(3), weight.size(4)});
+  return torch::conv2d(x, w, bias.reshape({-1}), {stride, stride}, {padding, padding}, {1, 1}, n);
+}
+
+torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,
+                         const torch::Tensor& weight, const torch::Tensor& bias,
+                         const torch::Tensor& running_mean, const torch::Tensor& running_var,
+                         const torch::Tensor& batches_tracked, bool training, double momentum,
+                         double eps) {
+  const int64_t n = weight.size(0), c = weight.size(1), b = x.size(0);
+  // Every fold has a full batch (no padding): torch's own batch norm over the N * C channels
+  // is exactly each fold's, and much faster than the masked form below.
+  if (!training || mask.min().item<float>() > 0.f) {
+    auto out = torch::batch_norm(x, weight.reshape({-1}), bias.reshape({-1}),
+                                 running_mean.view({-1}), running_var.view({-1}), training,
+                                 momentum, eps, /*cudnn_enabled=*/true);
+    if (training) {
+      torch::NoGradGuard no_grad;
+      batches_tracked.add_(1);
+    }
+    return out;
+  }
+  // [B, N, C, rest]: statistics per (fold, channel) over samples and positions.
+  auto y = x.reshape({b, n, c, -1});
+  const int64_t positions = y.size(3);
+  torch::Tensor mean, var;
+  {
+    auto m = mask.transpose(0, 1).reshape({b, n, 1, 1}).to(x.scalar_type());
+    auto samples = mask.sum(1).to(x.scalar_type());  // [N]
+    auto count = (samples * positions).clamp_min(1.0).reshape({1, n, 1, 1});
+    mean = (y * m).sum(std::vector<int64_t>{0, 3}, /*keepdim=*/true) / count;
+    auto centred = (y - mean) * m;
+    var = (centred * centred).sum(std::vector<int64_t>{0, 3}, /*keepdim=*/true) / count;
+    {
+      torch::NoGradGuard no_grad;
+      auto active = samples.gt(0).reshape({n, 1});
+      auto total = (samples * positions).reshape({n, 1});
+      auto unbiased = var.detach().reshape({n, c}) * total / (total - 1).clamp_min(1.0);
+      running_mean.copy_(torch::where(
+          active, running_mean * (1 - momentum) + mean.detach().reshape({n, c}) * momentum,
+          running_mean));
+      running_var.copy_(
+          torch::where(active, running_var * (1 - momentum) + unbiased * momentum, running_var));
+      batches_tracked.add_(active.reshape({n}).to(batches_tracked.scalar_type()));
+    }
+  }
+  auto normalised = (y - mean) * torch::rsqrt(var + eps);
+  normalised = normalised * weight.reshape({1, n, c, 1}) + bias.reshape({1, n, c, 1});
+  return normalised.reshape(x.sizes());
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  return torch::baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2));
+}
+
+void put(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value,
+         const std::string& name) {
+  torch::NoGradGuard no_grad;
+  auto slice = stacked[fold];
+  if (slice.numel() != value.numel()) {
+    throw ConfigError("fold stack: " + name + " has " + std::to_string(value.numel()) +
+                      " values in the fold's model but " + std::to_string(slice.numel()) +
+                      " in the stack (built with other options)");
+  }
+  slice.copy_(value.reshape(slice.sizes()));
+}
+
+void take(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value,
+          const std::string& name) {
+  torch::NoGradGuard no_grad;
+  auto slice = stacked[fold];
+  if (slice.numel() != value.numel()) {
+    throw ConfigError("fold stack: " + name + " has " + std::to_string(value.numel()) +
+                      " values in the fold's model but " + std::to_string(slice.numel()) +
+                      " in the stack (built with other options)");
+  }
+  value.copy_(slice.reshape(value.sizes()).to(value.device()));
+}
+
+}  // namespace stacked
+
+}  // namespace mer::models

@@ -1,0 +1,77 @@
+#pragma once
+// Several LOSO folds of one model trained as one computation ("fold stacking"): each fold's
+// parameters and batch-norm statistics are stacked along a leading fold dimension, and the
+// layers run on all folds at once (grouped convolutions, batched matrix products), so that a
+// GPU sees one large computation instead of many tiny ones.
+//
+// Batches are fold-major: the models::Batch a stack receives holds N folds x B samples
+// ([N * B, ...] in every tensor), each fold's own training samples, padded where a fold has
+// fewer; `mask` [N, B] (1 = a real sample, 0 = padding) keeps padding out of the loss and of
+// the batch-norm statistics. Fold f's numbers depend only on fold f's samples and parameters.
+#include <memory>
+
+#include "mer/models/model.h"
+
+namespace mer::models {
+
+class FoldStack : public torch::nn::Module {
+ public:
+  explicit FoldStack(int64_t folds) : folds_(folds) {}
+  int64_t folds() const { return folds_; }
+
+  // Logits [N, B, K] of a fold-major batch ([N * B, ...]); `mask` [N, B] float.
+  virtual torch::Tensor forward(const Batch& batch, const torch::Tensor& mask) = 0;
+  // Copies fold f's parameters and buffers from / into a model built by the spec's `make`
+  // with the same options (the per-fold model a checkpoint holds).
+  virtual void load_fold(int64_t fold, ModelImpl& model) = 0;
+  virtual void store_fold(int64_t fold, ModelImpl& model) = 0;
+
+  // A random stream for dropout, as ModelImpl::set_generator (CPU only).
+  void set_generator(at::Generator generator) { generator_ = std::move(generator); }
+
+ protected:
+  torch::Tensor dropout(const torch::Tensor& x, double p);
+
+ private:
+  int64_t folds_;
+  at::Generator generator_;
+};
+
+using FoldStackPtr = std::shared_ptr<FoldStack>;
+
+// Building blocks of stacked models. Stacked parameters have the fold as their first
+// dimension, so that an optimiser can treat each fold's slice as that fold's parameter.
+namespace stacked {
+
+// [N * B, C, ...] fold-major -> [B, N * C, ...]: each fold's channels side by side, the layout
+// grouped convolutions (groups = N) and per-channel batch norm work on.
+torch::Tensor folds_to_channels(const torch::Tensor& x, int64_t folds);
+// [B, N * C, ...] -> [N, B, C, ...].
+torch::Tensor channels_to_folds(const torch::Tensor& x, int64_t folds);
+
+// Grouped convolution: x [B, N * Cin, H, W], weight [N, Cout, Cin, kh, kw], bias [N, Cout].
+torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     int64_t padding, int64_t stride = 1);
+
+// Batch norm with per-fold statistics over the real samples only (as torch's BatchNorm2d
+// in training mode on fold f's batch: biased variance to normalise, unbiased into the
+// running variance). x [B, N * C, H, W]; mask [N, B]; weight, bias, running_mean,
+// running_var [N, C]; batches_tracked [N] int64. Running statistics of folds without a
+// sample in the batch stay as they are. In eval mode (training false) the running statistics normalise.
+torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,
+                         const torch::Tensor& weight, const torch::Tensor& bias,
+                         const torch::Tensor& running_mean, const torch::Tensor& running_var,
+                         const torch::Tensor& batches_tracked, bool training, double momentum = 0.1,
+                         double eps = 1e-5);
+
+// Per-fold linear layer: x [N, B, in], weight [N, out, in], bias [N, out] -> [N, B, out].
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// Copies `value` into fold f's slice of `stacked` (or the slice into `value`), shapes checked
+// (the stack and the per-fold model must come from the same options).
+void put(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value, const std::string& name);
+void take(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value, const std::string& name);
+
+}  // namespace stacked
+
+}  // namespace mer::models
