@@ -5,19 +5,35 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 namespace mer::cli {
 
-std::string models_reading_landmarks() {
+namespace {
+
+// "a, b, c": the registered models for which `has` holds, sorted.
+std::string model_names_where(const std::function<bool(const models::ModelSpec&)>& has) {
   std::vector<std::string> names;
   for (const auto* spec : models::model_registry()) {
-    if (spec->inputs_for(spec->resolve_options({})).landmarks) names.push_back(spec->name);
+    if (has(*spec)) names.push_back(spec->name);
   }
   std::sort(names.begin(), names.end());
   std::string text;
   for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
   return text;
+}
+
+}  // namespace
+
+std::string models_reading_landmarks() {
+  return model_names_where([](const models::ModelSpec& spec) {
+    return spec.inputs_for(spec.resolve_options({})).landmarks;
+  });
+}
+
+std::string models_stacking_folds() {
+  return model_names_where([](const models::ModelSpec& spec) { return bool(spec.fold_stack); });
 }
 
 bool SynthArgs::given() const {

@@ -70,6 +70,17 @@ def test_loso_gives_the_cli_summary(tmp_path):
     assert any("fold" in e["message"] for e in events)
 
 
+def test_loso_stacks_folds_as_the_cli_does(tmp_path):
+    result = mer.loso(mer.Dataset.synthetic(subjects=6), model="ststnet", epochs=2, folds="3",
+                      fold_batch=3, out=str(tmp_path / "py"))
+    cli = cli_loso(tmp_path / "cli", "--synth-subjects", "6", "--epochs", "2", "--folds", "3",
+                   "--fold-batch", "3")
+    assert result["summary"]["uf1"] == cli["uf1"]
+    assert result["summary"]["confusion"] == cli["confusion"]
+    with open(tmp_path / "py" / "run.json") as f:
+        assert json.load(f)["settings"]["fold_batch"] == 3
+
+
 def test_a_checkpoint_is_a_model_callable_on_a_batch(tmp_path):
     ds = mer.Dataset.synthetic(subjects=4)
     result = mer.loso(ds, model="ststnet", epochs=2, folds="1", out=str(tmp_path / "run"))
