@@ -4,6 +4,7 @@
 
 namespace mer::models {
 
+// As ModelImpl::dropout (models/model.h), for the stack's own generator.
 torch::Tensor FoldStack::dropout(const torch::Tensor& x, double p) {
   if (!is_training() || p <= 0.0) return x;
   if (!generator_.defined() || !x.device().is_cpu()) {
@@ -104,28 +105,33 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
   return torch::baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2));
 }
 
-void put(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value,
-         const std::string& name) {
-  torch::NoGradGuard no_grad;
+namespace {
+
+// Fold f's slice of a stacked tensor, refused unless it holds as many values as the model's.
+torch::Tensor fold_slice(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value,
+                         const std::string& name) {
   auto slice = stacked[fold];
   if (slice.numel() != value.numel()) {
     throw ConfigError("fold stack: " + name + " has " + std::to_string(value.numel()) +
                       " values in the fold's model but " + std::to_string(slice.numel()) +
                       " in the stack (built with other options)");
   }
+  return slice;
+}
+
+}  // namespace
+
+void put(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value,
+         const std::string& name) {
+  torch::NoGradGuard no_grad;
+  auto slice = fold_slice(stacked, fold, value, name);
   slice.copy_(value.reshape(slice.sizes()));
 }
 
 void take(const torch::Tensor& stacked, int64_t fold, const torch::Tensor& value,
           const std::string& name) {
   torch::NoGradGuard no_grad;
-  auto slice = stacked[fold];
-  if (slice.numel() != value.numel()) {
-    throw ConfigError("fold stack: " + name + " has " + std::to_string(value.numel()) +
-                      " values in the fold's model but " + std::to_string(slice.numel()) +
-                      " in the stack (built with other options)");
-  }
-  value.copy_(slice.reshape(value.sizes()).to(value.device()));
+  value.copy_(fold_slice(stacked, fold, value, name).reshape(value.sizes()).to(value.device()));
 }
 
 }  // namespace stacked
