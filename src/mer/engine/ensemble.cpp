@@ -120,7 +120,7 @@ Member read_member(const std::string& dir) {
   return m;
 }
 
-std::string listed(const std::vector<std::string>& keys) {
+std::string listed_briefly(const std::vector<std::string>& keys) {
   std::string out;
   for (size_t i = 0; i < keys.size() && i < 5; ++i) out += (i ? ", " : "") + keys[i];
   if (keys.size() > 5) out += " and " + std::to_string(keys.size() - 5) + " more";
@@ -157,8 +157,8 @@ void check_compatible(const Member& first, const Member& m) {
   }
   if (!missing.empty() || !extra.empty()) {
     std::string what;
-    if (!missing.empty()) what += "it lacks " + listed(missing);
-    if (!extra.empty()) what += std::string(what.empty() ? "" : "; ") + "it has " + listed(extra) + " too";
+    if (!missing.empty()) what += "it lacks " + listed_briefly(missing);
+    if (!extra.empty()) what += std::string(what.empty() ? "" : "; ") + "it has " + listed_briefly(extra) + " too";
     throw DataError(m.dir + " has other finished folds than " + first.dir + " (" + what +
                     "): an ensemble needs the same folds in every run (same --folds, finished)");
   }

@@ -17,8 +17,6 @@ namespace mer::engine {
 
 namespace {
 
-constexpr int64_t kPredictChunk = 512;
-
 // Fold-major sample indices of one stacked step: fold f's `take[f]` samples, padded to the
 // longest with the fold's own first training sample (masked out), so that a fold's rows
 // only ever hold its own training data.

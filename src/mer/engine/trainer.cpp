@@ -125,8 +125,6 @@ models::ModelPtr make_seeded_model(const TrainOptions& options, const data::Data
 
 namespace {
 
-constexpr int64_t kPredictChunk = 512;
-
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const models::ModelPtr& model,
                                                         const TrainOptions& o) {
   auto params = model->parameters();

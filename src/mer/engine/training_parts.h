@@ -10,6 +10,9 @@
 
 namespace mer::engine {
 
+// Samples per forward pass when predicting (no gradients kept: larger than a training batch).
+constexpr int64_t kPredictChunk = 512;
+
 // Inverse class frequency over the fold's training samples (sklearn's "balanced").
 std::vector<float> balanced_weights(const data::Dataset& dataset, const std::vector<int64_t>& train);
 // The class weights a fold trains with under `options` (empty: unweighted).

@@ -34,7 +34,7 @@ constexpr uint64_t kSearchStream = 0x7475'6e65;  // "tune"
 // Stream of the split of development subjects into inner folds.
 constexpr uint64_t kInnerSplitStream = 0x696e'6e65;  // "inne"
 
-std::string listed(const std::vector<std::string>& names) {
+std::string comma_list(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
   return out;
@@ -196,8 +196,8 @@ SearchDimension parse_search_dimension(const std::string& item, const std::strin
     std::vector<std::string> options;
     for (const auto& o : spec.options) options.push_back(o.name);
     throw ConfigError("--space " + item + ": '" + item.substr(0, eq) + "' is neither a training "
-                      "setting (" + listed(training) + ") nor an option of model " + model + " (" +
-                      (options.empty() ? std::string("it has none") : listed(options)) + ")");
+                      "setting (" + comma_list(training) + ") nor an option of model " + model + " (" +
+                      (options.empty() ? std::string("it has none") : comma_list(options)) + ")");
   }
   d.model_option = option != nullptr;
   if (option) d.name = option->name;
@@ -508,7 +508,7 @@ std::string format_tune_table(const TuneResult& result) {
   char line[96];
   out << "mer tune: " << result.candidates.size() << " candidate(s), scored on "
       << result.development_subjects.size() << " development subjects; test fold(s) "
-      << listed(result.test_folds) << " never seen\n";
+      << comma_list(result.test_folds) << " never seen\n";
   std::snprintf(line, sizeof line, "  %4s  %7s  %7s  %8s  %s\n", "#", "UF1", "UAR", "time",
                 "settings");
   out << line;

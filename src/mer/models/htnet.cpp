@@ -13,7 +13,6 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-constexpr int64_t kLandmarks = 68;
 constexpr int64_t kAreas = 4;
 
 // Side of the token blocks (the same on every level): G / 2^(L-1).

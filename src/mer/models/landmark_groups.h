@@ -11,6 +11,9 @@
 
 namespace mer::models {
 
+// Points of the iBUG layout.
+constexpr int64_t kLandmarks = 68;
+
 // Landmark indices first..last, inclusive (e.g. 48..67 = the mouth).
 inline std::vector<int64_t> landmark_range(int64_t first, int64_t last) {
   std::vector<int64_t> out;

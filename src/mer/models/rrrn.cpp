@@ -13,7 +13,6 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-constexpr int64_t kLandmarks = 68;
 // RoI-align: each grid cell is the mean of kSub x kSub bilinear samples.
 constexpr int64_t kSub = 2;
 

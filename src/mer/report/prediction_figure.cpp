@@ -10,11 +10,11 @@ namespace mer::report {
 
 namespace {
 
-const cv::Scalar kWhite(255, 255, 255), kBlack(0, 0, 0), kGrey(100, 100, 100);
+const cv::Scalar kPanelWhite(255, 255, 255), kPanelBlack(0, 0, 0), kPanelGrey(100, 100, 100);
 // Fill colours of the top regions (BGR): red, orange, yellow, then a neutral one.
 const cv::Scalar kRankColour[] = {{40, 40, 230}, {30, 140, 250}, {40, 220, 240}};
 const cv::Scalar kOutline(200, 200, 200);
-constexpr int kHeader = 52;
+constexpr int kPanelHeader = 52;
 constexpr int kCaption = 22;
 
 cv::Scalar rank_colour(int rank) { return rank >= 1 && rank <= 3 ? kRankColour[rank - 1] : kOutline; }
@@ -40,7 +40,7 @@ void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const 
 }
 
 cv::Mat caption(const cv::Mat& panel, const std::string& line) {
-  cv::Mat out(panel.rows + kCaption, panel.cols, CV_8UC3, kWhite);
+  cv::Mat out(panel.rows + kCaption, panel.cols, CV_8UC3, kPanelWhite);
   panel.copyTo(out(cv::Rect(0, 0, panel.cols, panel.rows)));
   double scale = 0.45;
   int base = 0;
@@ -48,7 +48,7 @@ cv::Mat caption(const cv::Mat& panel, const std::string& line) {
          scale > 0.25) {
     scale -= 0.03;
   }
-  text(out, line, cv::Point(2, panel.rows + 15), scale, kBlack);
+  text(out, line, cv::Point(2, panel.rows + 15), scale, kPanelBlack);
   return out;
 }
 
@@ -74,8 +74,8 @@ cv::Mat regions_panel(const PredictionFigureInput& in, int side) {
     for (const auto& q : r.polygon) c += q;
     c *= 1.0f / static_cast<float>(r.polygon.size());
     const cv::Point at(cvRound(c.x * s) - 5, cvRound(c.y * s) + 6);
-    text(face, std::to_string(r.rank), at, 0.55, kBlack, 3);
-    text(face, std::to_string(r.rank), at, 0.55, kWhite, 1);
+    text(face, std::to_string(r.rank), at, 0.55, kPanelBlack, 3);
+    text(face, std::to_string(r.rank), at, 0.55, kPanelWhite, 1);
   }
   return face;
 }
@@ -93,7 +93,7 @@ cv::Mat magnitude_panel(const PredictionFigureInput& in, int side) {
   cv::addWeighted(face, 0.5, colour, 0.5, 0.0, out);
   const double s = in.face.empty() ? 1.0 : static_cast<double>(side) / in.face.cols;
   for (const auto& q : in.landmarks) {
-    cv::circle(out, cv::Point(cvRound(q.x * s), cvRound(q.y * s)), 1, kWhite, cv::FILLED, cv::LINE_AA);
+    cv::circle(out, cv::Point(cvRound(q.x * s), cvRound(q.y * s)), 1, kPanelWhite, cv::FILLED, cv::LINE_AA);
   }
   return drawing::with_colour_bar(out, 0.0, std::max(hi, 1e-6), "px");
 }
@@ -101,7 +101,7 @@ cv::Mat magnitude_panel(const PredictionFigureInput& in, int side) {
 // Horizontal bars with a label and a value per row; rows `strong` drawn in their colour.
 cv::Mat bars_panel(const std::vector<std::string>& labels, const std::vector<double>& values,
                    const std::vector<cv::Scalar>& colours, const char* format, int side) {
-  cv::Mat panel(side, side + 40, CV_8UC3, kWhite);
+  cv::Mat panel(side, side + 40, CV_8UC3, kPanelWhite);
   const int n = static_cast<int>(values.size());
   if (n == 0) return panel;
   const double hi = std::max(1e-9, *std::max_element(values.begin(), values.end()));
@@ -115,20 +115,20 @@ cv::Mat bars_panel(const std::vector<std::string>& labels, const std::vector<dou
   const int bar_w = std::max(20, panel.cols - label_w - 48);
   for (int i = 0; i < n; ++i) {
     const int y = 4 + i * row_h;
-    text(panel, labels[static_cast<size_t>(i)], cv::Point(2, y + row_h - 7), font, kBlack);
+    text(panel, labels[static_cast<size_t>(i)], cv::Point(2, y + row_h - 7), font, kPanelBlack);
     const int w = std::max(1, static_cast<int>(bar_w * values[static_cast<size_t>(i)] / hi));
     cv::rectangle(panel, cv::Rect(label_w, y + 3, w, row_h - 6), colours[static_cast<size_t>(i)],
                   cv::FILLED);
     char buf[32];
     std::snprintf(buf, sizeof buf, format, values[static_cast<size_t>(i)]);
-    text(panel, buf, cv::Point(label_w + w + 3, y + row_h - 7), font, kGrey);
+    text(panel, buf, cv::Point(label_w + w + 3, y + row_h - 7), font, kPanelGrey);
   }
   return panel;
 }
 
 cv::Mat pad_to_width(const cv::Mat& img, int width) {
   if (img.cols >= width) return img;
-  cv::Mat out(img.rows, width, CV_8UC3, kWhite);
+  cv::Mat out(img.rows, width, CV_8UC3, kPanelWhite);
   img.copyTo(out(cv::Rect(0, 0, img.cols, img.rows)));
   return out;
 }
@@ -138,10 +138,10 @@ cv::Mat hconcat_spaced(const std::vector<cv::Mat>& panels) {
   int rows = 0;
   for (const auto& p : panels) rows = std::max(rows, p.rows);
   for (const auto& p : panels) {
-    cv::Mat padded(rows, p.cols, CV_8UC3, kWhite);
+    cv::Mat padded(rows, p.cols, CV_8UC3, kPanelWhite);
     p.copyTo(padded(cv::Rect(0, 0, p.cols, p.rows)));
     spaced.push_back(padded);
-    spaced.push_back(cv::Mat(rows, 8, CV_8UC3, kWhite));
+    spaced.push_back(cv::Mat(rows, 8, CV_8UC3, kPanelWhite));
   }
   cv::Mat row;
   cv::hconcat(spaced, row);
@@ -199,11 +199,11 @@ cv::Mat render_prediction(const PredictionFigureInput& in, const ExplainFigureOp
   if (texts) *texts = log.texts();
 
   const int width = std::max({top.cols + 12, lower.cols, 640});
-  cv::Mat canvas(kHeader + top.rows + 10 + lower.rows, width, CV_8UC3, kWhite);
-  text(canvas, in.title, cv::Point(6, 22), 0.6, kBlack, 1);
-  text(canvas, in.subtitle, cv::Point(6, 44), 0.4, kGrey);
-  top.copyTo(canvas(cv::Rect(6, kHeader, top.cols, top.rows)));
-  pad_to_width(lower, lower.cols).copyTo(canvas(cv::Rect(0, kHeader + top.rows + 10, lower.cols, lower.rows)));
+  cv::Mat canvas(kPanelHeader + top.rows + 10 + lower.rows, width, CV_8UC3, kPanelWhite);
+  text(canvas, in.title, cv::Point(6, 22), 0.6, kPanelBlack, 1);
+  text(canvas, in.subtitle, cv::Point(6, 44), 0.4, kPanelGrey);
+  top.copyTo(canvas(cv::Rect(6, kPanelHeader, top.cols, top.rows)));
+  pad_to_width(lower, lower.cols).copyTo(canvas(cv::Rect(0, kPanelHeader + top.rows + 10, lower.cols, lower.rows)));
   return canvas;
 }
 
