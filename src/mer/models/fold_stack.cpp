@@ -4,15 +4,8 @@
 
 namespace mer::models {
 
-// As ModelImpl::dropout (models/model.h), for the stack's own generator.
 torch::Tensor FoldStack::dropout(const torch::Tensor& x, double p) {
-  if (!is_training() || p <= 0.0) return x;
-  if (!generator_.defined() || !x.device().is_cpu()) {
-    return torch::nn::functional::dropout(
-        x, torch::nn::functional::DropoutFuncOptions().p(p).training(true));
-  }
-  auto keep = torch::empty_like(x).bernoulli_(1.0 - p, generator_);
-  return x * keep / (1.0 - p);
+  return dropout_from(generator_, x, p, is_training());
 }
 
 namespace stacked {

@@ -35,6 +35,19 @@ struct Output {
   std::map<std::string, torch::Tensor> explain;
 };
 
+// Inverted dropout drawing from `generator` when it is defined and `x` is on the CPU, else
+// from torch's global generator; identity when not training or p == 0.
+inline torch::Tensor dropout_from(const at::Generator& generator, const torch::Tensor& x, double p,
+                                  bool training) {
+  if (!training || p <= 0.0) return x;
+  if (!generator.defined() || !x.device().is_cpu()) {
+    return torch::nn::functional::dropout(
+        x, torch::nn::functional::DropoutFuncOptions().p(p).training(true));
+  }
+  auto keep = torch::empty_like(x).bernoulli_(1.0 - p, generator);
+  return x * keep / (1.0 - p);
+}
+
 // Base of all models. Subclasses register their parameters and buffers under the names a
 // PyTorch port would use, so that checkpoints can travel between the two.
 class ModelImpl : public torch::nn::Module {
@@ -57,13 +70,7 @@ class ModelImpl : public torch::nn::Module {
   // Inverted dropout that uses the model's generator when it has one and the tensor is on
   // the CPU; identity when not training or p == 0.
   torch::Tensor dropout(const torch::Tensor& x, double p) {
-    if (!is_training() || p <= 0.0) return x;
-    if (!generator_.defined() || !x.device().is_cpu()) {
-      return torch::nn::functional::dropout(
-          x, torch::nn::functional::DropoutFuncOptions().p(p).training(true));
-    }
-    auto keep = torch::empty_like(x).bernoulli_(1.0 - p, generator_);
-    return x * keep / (1.0 - p);
+    return dropout_from(generator_, x, p, is_training());
   }
 
   // Uniform [0, 1) numbers of `like`'s shape and options, from the model's generator when it
