@@ -399,23 +399,9 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
     }
     const fs::path dir = out / "folds" / fold_folder_name(fold.key);
     fs::create_directories(dir);
-    nlohmann::json meta = {{"model", train.model},
-                           {"model_options", train.model_options},
-                           {"model_spec_version", spec.version},
-                           {"inputs", inputs.names()},
-                           {"explanations", explanation_schema(spec)},
-                           {"data", options.data_label.empty() ? dataset.root : options.data_label},
-                           {"preprocessing", options.preprocessing.is_null()
-                                                 ? nlohmann::json("not known")
-                                                 : options.preprocessing},
-                           {"num_classes", dataset.num_classes()},
-                           {"input_size", dataset.flow_side()},
-                           {"class_names", dataset.class_names},
-                           {"fold", fold.key},
-                           {"protocol", protocol_name(train.protocol)},
-                           {"epoch", outcome.epoch_used},
-                           {"data_checksum", checksum}};
-    if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
+    const auto meta = checkpoint_metadata(
+        train, dataset, options.data_label.empty() ? dataset.root : options.data_label, checksum,
+        options.preprocessing, fold.key, outcome.epoch_used);
     const std::string model_hash = save_checkpoint((dir / "model.pt").string(), model, meta);
     // The saved model's epoch: the last one, except under inner-val (restored best).
     const int64_t model_epoch = train.protocol == Protocol::kInnerVal ? outcome.epoch_used

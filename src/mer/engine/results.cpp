@@ -9,6 +9,8 @@
 #include "mer/core/error.h"
 #include "mer/core/progress.h"
 #include "mer/core/version.h"
+#include "mer/engine/explain.h"
+#include "mer/models/registry.h"
 
 namespace mer::engine {
 
@@ -245,6 +247,31 @@ std::string format_summary_table(const nlohmann::json& s) {
     out << "\n";
   }
   return out.str();
+}
+
+nlohmann::json checkpoint_metadata(const TrainOptions& train, const data::Dataset& dataset,
+                                   const std::string& data_label, const std::string& data_checksum,
+                                   const nlohmann::json& preprocessing, const std::string& fold,
+                                   int64_t epoch) {
+  const auto& spec = models::find_model(train.model);
+  const auto inputs = spec.inputs_for(spec.resolve_options(train.model_options));
+  nlohmann::json meta = {
+      {"model", train.model},
+      {"model_options", train.model_options},
+      {"model_spec_version", spec.version},
+      {"inputs", inputs.names()},
+      {"explanations", explanation_schema(spec)},
+      {"data", data_label},
+      {"preprocessing", preprocessing.is_null() ? nlohmann::json("not known") : preprocessing},
+      {"num_classes", dataset.num_classes()},
+      {"input_size", dataset.flow_side()},
+      {"class_names", dataset.class_names},
+      {"fold", fold},
+      {"protocol", protocol_name(train.protocol)},
+      {"epoch", epoch},
+      {"data_checksum", data_checksum}};
+  if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
+  return meta;
 }
 
 }  // namespace mer::engine

@@ -39,4 +39,14 @@ std::string format_summary_table(const nlohmann::json& summary);
 
 nlohmann::json metrics_to_json(const Metrics& metrics);
 
+// The description a checkpoint of `train`'s model records beside its weights (engine/
+// checkpoint.h), which `mer predict` and `mer evaluate` read back: model, resolved options,
+// inputs, explanations, data and its preprocessing (null: "not known"), classes, input and
+// crop size, `fold`, protocol, `epoch`, `data_checksum` (dataset.checksum(), computed once by
+// the caller).
+nlohmann::json checkpoint_metadata(const TrainOptions& train, const data::Dataset& dataset,
+                                   const std::string& data_label, const std::string& data_checksum,
+                                   const nlohmann::json& preprocessing, const std::string& fold,
+                                   int64_t epoch);
+
 }  // namespace mer::engine

@@ -83,23 +83,8 @@ TrainFullResult train_full(const data::Dataset& dataset, const TrainFullOptions&
 
   const std::string checksum = dataset.checksum();
   const std::string data_label = options.data_label.empty() ? dataset.root : options.data_label;
-  nlohmann::json meta = {{"model", train.model},
-                         {"model_options", train.model_options},
-                         {"model_spec_version", spec.version},
-                         {"inputs", inputs.names()},
-                         {"explanations", explanation_schema(spec)},
-                         {"data", data_label},
-                         {"preprocessing", options.preprocessing.is_null()
-                                               ? nlohmann::json("not known")
-                                               : options.preprocessing},
-                         {"num_classes", dataset.num_classes()},
-                         {"input_size", dataset.flow_side()},
-                         {"class_names", dataset.class_names},
-                         {"fold", "all subjects"},
-                         {"protocol", protocol_name(train.protocol)},
-                         {"epoch", outcome.epochs_run},
-                         {"data_checksum", checksum}};
-  if (inputs.crops() && dataset.faces.defined()) meta["crop_side"] = dataset.faces.size(-1);
+  const auto meta = checkpoint_metadata(train, dataset, data_label, checksum,
+                                        options.preprocessing, "all subjects", outcome.epochs_run);
   save_checkpoint((out / "model.pt").string(), model, meta);
 
   std::vector<int64_t> labels;
