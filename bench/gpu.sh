@@ -11,10 +11,11 @@
 #   cva-megc2019  CVA+FPF at mer's defaults (112 px, width 0.25, embed 32) on the MEGC2019
 #                 composite (flow stand-in, au=none), honest protocol, all 68 folds;
 #   dere          DeRe-GRL variants on the MEGC2019 composite (see below);
-#   stack         issue 21: STSTNet, 68 folds x 500 epochs trained as one computation
-#                 (--fold-batch 0: all folds stacked), fp32, against fold by fold on the same
-#                 card (--fold-batch 1, on BASELINE_FOLDS folds, scaled to 68), each with its
-#                 UF1 (seeds STACK_SEEDS).
+#   stack         issue 21: each of STACK_MODELS (default "ststnet fr rrrn") at its training
+#                 defaults, 68 folds trained as one computation (--fold-batch 68; STSTNet's
+#                 batched form, the generic stack for the others), fp32, against fold by fold
+#                 on the same card (--fold-batch 1, on BASELINE_FOLDS folds, scaled to 68),
+#                 each with its UF1 (seeds STACK_SEEDS).
 # Each CVA+FPF task shares its folds among PROCS processes on the one GPU and trains as many
 # epochs (at most its cap: 100 as published, 20 = mer's default) as fit the time left after
 # a timed 2-epoch probe. Data reaches the machine as dataset caches (`mer cache`):
@@ -153,24 +154,28 @@ if [[ " $TASKS " == *" dere "* ]]; then
   wait
 fi
 if [[ " $TASKS " == *" stack "* ]]; then
-  # STACK_EPOCHS (default: the model's 500) for a dry run on a CPU machine.
+  # STACK_EPOCHS (default: each model's own) for a dry run on a CPU machine.
   stack_opts=(--data .gpu/megc2019.pt --device "$DEVICE" --quiet)
   [ -n "${STACK_EPOCHS:-}" ] && stack_opts+=(--epochs "$STACK_EPOCHS")
-  for seed in ${STACK_SEEDS:-1}; do
+  baseline=${BASELINE_FOLDS:-6}
+  for model in ${STACK_MODELS:-ststnet fr rrrn}; do
+    for seed in ${STACK_SEEDS:-1}; do
+      t=$(date +%s)
+      $mer loso "${stack_opts[@]}" --model "$model" --seed "$seed" --fold-batch 68 \
+        --out "$WORK/$model-stacked-s$seed" > "$WORK/$model-stacked-s$seed.log" 2>&1
+      rc=$?
+      log "$model stacked, seed $seed: rc $rc, $(( $(date +%s) - t )) s wall (all folds, one computation)"
+      grep -E "mer loso|^  all" "$WORK/$model-stacked-s$seed.log" | tee -a "$OUT/log.txt"
+    done
     t=$(date +%s)
-    $mer loso "${stack_opts[@]}" --seed "$seed" --fold-batch 0 --out "$WORK/ststnet-stacked-s$seed" \
-      > "$WORK/ststnet-stacked-s$seed.log" 2>&1
+    $mer loso "${stack_opts[@]}" --model "$model" --seed 1 --fold-batch 1 --folds "$baseline" \
+      --out "$WORK/$model-fold-by-fold" > "$WORK/$model-fold-by-fold.log" 2>&1
     rc=$?
-    log "STSTNet stacked, seed $seed: rc $rc, $(( $(date +%s) - t )) s wall (all folds, one computation)"
-    grep -E "mer loso|^  all" "$WORK/ststnet-stacked-s$seed.log" | tee -a "$OUT/log.txt"
+    took=$(( $(date +%s) - t ))
+    log "$model fold by fold, seed 1: rc $rc, $baseline folds in $took s wall" \
+        "(x 68 / $baseline = $(( took * 68 / baseline )) s for all folds)"
+    [ "$(left)" -lt 60 ] && { log "time budget spent: models after $model not timed"; break; }
   done
-  t=$(date +%s)
-  $mer loso "${stack_opts[@]}" --seed 1 --fold-batch 1 --folds "${BASELINE_FOLDS:-6}" \
-    --out "$WORK/ststnet-fold-by-fold" > "$WORK/ststnet-fold-by-fold.log" 2>&1
-  rc=$?
-  took=$(( $(date +%s) - t ))
-  log "STSTNet fold by fold, seed 1: rc $rc, ${BASELINE_FOLDS:-6} folds in $took s wall" \
-      "(x 68 / ${BASELINE_FOLDS:-6} = $(( took * 68 / ${BASELINE_FOLDS:-6} )) s for all folds)"
 fi
 [ -n "$fr_pid" ] && wait "$fr_pid"
 finish

@@ -78,9 +78,10 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
   c->add_option("--device", train.device, "cpu or cuda")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}))->group(g_run);
   c->add_option("--fold-batch", train.fold_batch,
-                "folds trained as one computation, their parameters stacked (models with a "
-                "stacked form: " + models_stacking_folds() + "): 0 = auto (all folds at once on "
-                "cuda, else fold by fold), 1 = fold by fold, N = groups of N")
+                "folds trained as one computation, their parameters stacked (every model; "
+                "batched kernels for " + models_stacking_folds() + ", each fold's own module in "
+                "lockstep for the others): 0 = auto (all folds at once on cuda for " +
+                models_stacking_folds() + ", else fold by fold), 1 = fold by fold, N = groups of N")
       ->capture_default_str()->check(CLI::Range(0, 100000))->group(g_run);
   c->add_flag("--quiet", loso_.quiet, "no progress output")->group(g_run);
   add_synth_options(c, synth_, "Synthetic data (when no --data)");

@@ -57,7 +57,7 @@ void add_optimiser_options(CLI::App* cmd, engine::TrainOptions& train,
 // The registered models whose default inputs include landmarks ("dere-grl, htnet, rrrn"), for
 // help texts that name them.
 std::string models_reading_landmarks();
-// The models with a fold-stacked form (`--fold-batch`), for help texts.
+// The models with their own batched fold-stacked form (`--fold-batch`), for help texts.
 std::string models_stacking_folds();
 
 // Validators for numbers CLI11's own checks let through: NaN and infinities pass its range

@@ -218,7 +218,8 @@ data: a mer.Dataset, a prepared folder's path, or None for the built-in syntheti
 Training settings left as None are the model's own defaults (as on the command line); the
 run is written to `out` (default: the folder `mer loso` would pick) and resumes from the
 finished folds there. fold_batch: folds trained as one computation (`mer loso --fold-batch`;
-0 = all at once on cuda where the model has a stacked form, else fold by fold).
+0 = all at once on cuda where the model has a batched stacked form, else fold by fold;
+N > 1: groups of N, every model).
 progress(event) is called with {"done", "total", "status", "message"}.
 Returns {"summary": summary.json as a dict, "predictions": per-sample columns
 (pandas.DataFrame(...)), "out": the run folder, "failures": [...], "resumed": n}.)");

@@ -12,6 +12,7 @@
 #include "mer/engine/training_parts.h"
 #include "mer/models/fold_stack.h"
 #include "mer/models/registry.h"
+#include "mer/models/replica_stack.h"
 
 namespace mer::engine {
 
@@ -22,8 +23,7 @@ namespace {
 // only ever hold its own training data.
 struct StackedStep {
   torch::Tensor indices;  // [N * width] int64
-  torch::Tensor mask;     // [N, width] float
-  std::vector<int64_t> counts;
+  models::FoldRows rows;
 };
 
 StackedStep make_step(const std::vector<std::vector<int64_t>>& rows, const std::vector<Fold>& folds,
@@ -31,20 +31,15 @@ StackedStep make_step(const std::vector<std::vector<int64_t>>& rows, const std::
   const int64_t n = static_cast<int64_t>(rows.size());
   int64_t width = 1;
   for (const auto& r : rows) width = std::max<int64_t>(width, r.size());
-  std::vector<int64_t> indices(n * width);
-  std::vector<float> mask(n * width, 0.f);
-  StackedStep step;
+  std::vector<int64_t> indices(n * width), counts(n);
   for (int64_t f = 0; f < n; ++f) {
     const int64_t pad = rows[f].empty() ? folds[f].train.front() : rows[f].front();
-    for (int64_t b = 0; b < width; ++b) {
-      const bool real = b < static_cast<int64_t>(rows[f].size());
-      indices[f * width + b] = real ? rows[f][b] : pad;
-      mask[f * width + b] = real ? 1.f : 0.f;
-    }
-    step.counts.push_back(static_cast<int64_t>(rows[f].size()));
+    counts[f] = static_cast<int64_t>(rows[f].size());
+    for (int64_t b = 0; b < width; ++b) indices[f * width + b] = b < counts[f] ? rows[f][b] : pad;
   }
+  StackedStep step;
   step.indices = torch::tensor(indices, torch::kInt64).to(device);
-  step.mask = torch::tensor(mask).reshape({n, width}).to(device);
+  step.rows = models::FoldRows::make(std::move(counts), width, device);
   return step;
 }
 
@@ -66,10 +61,10 @@ std::vector<torch::Tensor> predict_stacked(models::FoldStack& stack, const Batch
       if (start < end) rows[f].assign(samples[f].begin() + start, samples[f].begin() + end);
     }
     const auto step = make_step(rows, folds, device);
-    auto probs = torch::softmax(stack.forward(source.gather(step.indices, false), step.mask), -1)
+    auto probs = torch::softmax(stack.forward(source.gather(step.indices, false), step.rows).logits, -1)
                      .to(torch::kCPU)
                      .to(torch::kFloat32);
-    for (int64_t f = 0; f < n; ++f) parts[f].push_back(probs[f].slice(0, 0, step.counts[f]));
+    for (int64_t f = 0; f < n; ++f) parts[f].push_back(probs[f].slice(0, 0, step.rows.counts[f]));
   }
   std::vector<torch::Tensor> out(n);
   for (int64_t f = 0; f < n; ++f) {
@@ -91,17 +86,9 @@ void keep_large_blocks_in_the_heap() {
 
 }  // namespace
 
-bool model_stacks_folds(const std::string& model) {
-  return static_cast<bool>(models::find_model(model).fold_stack);
-}
-
 FoldBatchTrainer::FoldBatchTrainer(const data::Dataset& dataset, TrainOptions options)
     : dataset_(dataset), options_(std::move(options)) {
   options_.validate();
-  if (!model_stacks_folds(options_.model)) {
-    throw ConfigError("--fold-batch: model '" + options_.model +
-                      "' has no fold-stacked form yet (use --fold-batch 1)");
-  }
 }
 
 std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
@@ -116,7 +103,8 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
   const auto& spec = models::find_model(options_.model);
   const auto option_values = spec.resolve_options(
       models::resolve_model_options(options_.model, options_.model_options, data_traits(dataset_)));
-  auto stack = spec.fold_stack(dataset_.num_classes(), dataset_.flow_side(), option_values, n);
+  auto stack = models::make_fold_stack(spec, dataset_.num_classes(), dataset_.flow_side(),
+                                       option_values, n);
 
   // Each fold starts from exactly the weights its fold-by-fold training would (same seeds).
   models.assign(n, nullptr);
@@ -140,8 +128,13 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
     class_weights.insert(class_weights.end(), weights.begin(), weights.end());
   }
   if (device.is_cpu()) {
-    stack->set_generator(models::make_cpu_generator(
-        derive_seed(options_.seed, static_cast<uint64_t>(folds.front().index) * 3 + 2)));
+    // Each fold's dropout seed of fold-by-fold training (FoldTrainer).
+    std::vector<at::Generator> generators;
+    for (const auto& fold : folds) {
+      generators.push_back(models::make_cpu_generator(
+          derive_seed(options_.seed, static_cast<uint64_t>(fold.index) * 3 + 2)));
+    }
+    stack->set_fold_generators(generators);
   } else {
     torch::manual_seed(derive_seed(options_.seed, static_cast<uint64_t>(folds.front().index) * 3 + 2));
   }
@@ -178,22 +171,25 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
       }
       const auto step = make_step(rows, folds, device);
       const auto input = source.gather(step.indices, /*with_labels=*/true);
-      const auto logits = stack->forward(input, step.mask);  // [N, W, K]
+      const auto output = stack->forward(input, step.rows);
+      const auto& logits = output.logits;  // [N, W, K]
+      const auto& mask = step.rows.mask;
       const auto labels = input.labels.reshape({n, -1});
       // Each fold's (class-weighted) mean cross-entropy over its real samples, as
       // F::cross_entropy computes it for the fold alone; the folds' losses are summed, so
       // each fold's parameters get exactly their own loss's gradient.
       const auto nll = -logits.log_softmax(-1).gather(2, labels.unsqueeze(2)).squeeze(2);
-      const auto weight = weight_table.gather(1, labels) * step.mask;
-      const auto fold_loss = (weight * nll).sum(1) / weight.sum(1).clamp_min(1e-12);
+      const auto weight = weight_table.gather(1, labels) * mask;
+      auto fold_loss = (weight * nll).sum(1) / weight.sum(1).clamp_min(1e-12);
+      if (output.aux_loss.defined()) fold_loss = fold_loss + output.aux_loss;
       optimizer.zero_grad();
       fold_loss.sum().backward();
       optimizer.step(active);
       {
         torch::NoGradGuard no_grad;
-        const auto counts = step.mask.sum(1).to(torch::kFloat64);
+        const auto counts = mask.sum(1).to(torch::kFloat64);
         loss_sum += fold_loss.detach().to(torch::kFloat64) * counts;
-        correct += (logits.argmax(-1).eq(labels) * step.mask.gt(0)).sum(1);
+        correct += (logits.argmax(-1).eq(labels) * mask.gt(0)).sum(1);
       }
     }
     if (options_.lr_decay != 1.0) optimizer.set_lr(optimizer.lr() * options_.lr_decay);

@@ -1,11 +1,13 @@
 #pragma once
 // Several folds of one LOSO run trained as one computation (`mer loso --fold-batch N`): the
-// model's fold-stacked form (models/fold_stack.h) holds every fold's parameters, each step
-// feeds every fold a batch of its own training samples (in its own shuffled order, as the
-// fold-by-fold trainer draws it), masks padding out of the loss and batch-norm statistics,
-// and steps each fold's optimiser state only when the fold had samples. Without dropout the
-// folds train the same models as FoldTrainer, up to float rounding; dropout draws come from
-// one stream for the whole group. Outcomes are the same records FoldTrainer returns.
+// model's fold-stacked form (models/fold_stack.h; the generic models/replica_stack.h for a
+// model without its own) holds every fold's parameters, each step feeds every fold a batch
+// of its own training samples (in its own shuffled order, as the fold-by-fold trainer draws
+// it), keeps padding out of the loss and batch-norm statistics, and steps each fold's
+// optimiser state only when the fold had samples. Without dropout the folds train the same
+// models as FoldTrainer, up to float rounding; on the CPU each fold draws dropout from its
+// fold-by-fold seed (a batched form: the group from its first fold's). Outcomes are the same
+// records FoldTrainer returns.
 #include <functional>
 #include <vector>
 
@@ -15,13 +17,9 @@
 
 namespace mer::engine {
 
-// Whether `model` has a fold-stacked form.
-bool model_stacks_folds(const std::string& model);
-
 class FoldBatchTrainer {
  public:
-  // Throws ConfigError when the model has no fold-stacked form or its training needs what
-  // the stack does not offer.
+  // Throws ConfigError on invalid options (TrainOptions::validate).
   FoldBatchTrainer(const data::Dataset& dataset, TrainOptions options);
   // Trains `folds` together; returns their outcomes in the order given, and in `models` each
   // fold's reported model (on the CPU, for its checkpoint). `on_epoch(epoch)` after every

@@ -74,7 +74,8 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
     j["val_fraction"] = o.validation_fraction;
     j["patience"] = o.patience;
   }
-  // Stacked folds draw dropout from one stream per group: another run. Absent fold by fold.
+  // Stacked folds are another run (a batched form draws dropout from one stream per group;
+  // the loss and optimiser round differently). Absent fold by fold.
   if (stacks_folds(o)) {
     j["fold_batch"] = o.fold_batch > 1 ? nlohmann::json(o.fold_batch) : nlohmann::json("all");
   }

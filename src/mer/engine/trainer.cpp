@@ -78,10 +78,6 @@ void TrainOptions::validate() const {
     throw ConfigError("--device cuda: this LibTorch build has no CUDA or no GPU is visible");
   }
   if (fold_batch < 0) throw ConfigError("--fold-batch must be >= 0 (0 = auto, 1 = fold by fold)");
-  if (fold_batch > 1 && !models::find_model(model).fold_stack) {
-    throw ConfigError("--fold-batch " + std::to_string(fold_batch) + ": model '" + model +
-                      "' has no fold-stacked form yet (use --fold-batch 1)");
-  }
   if (fold_batch > 1 && backend == "fused") {
     throw ConfigError("--fold-batch trains the models' stacked LibTorch form: it cannot use "
                       "--backend fused (use --backend auto or torch)");
@@ -94,9 +90,10 @@ void TrainOptions::validate() const {
 }
 
 bool stacks_folds(const TrainOptions& options) {
-  if (options.fold_batch == 1) return false;
-  if (!models::find_model(options.model).fold_stack) return false;
-  return options.fold_batch > 1 || options.device == "cuda";
+  if (options.fold_batch != 0) return options.fold_batch > 1;
+  // Auto: on a GPU where the model has its own batched form; the generic stack of the
+  // others is for an explicit --fold-batch.
+  return options.device == "cuda" && static_cast<bool>(models::find_model(options.model).fold_stack);
 }
 
 std::string resolve_backend(const TrainOptions& options) {

@@ -46,8 +46,8 @@ struct TrainOptions {
   std::string backend = "auto";  // auto | fused | torch
   std::string device = "cpu";    // cpu | cuda
   // Folds trained as one computation (engine/fold_batch_trainer.h): 0 = auto (every fold of
-  // the run at once on cuda where the model has a fold-stacked form, else one at a time),
-  // 1 = fold by fold, N > 1 = groups of N.
+  // the run at once on cuda where the model has its own batched stacked form, else one at a
+  // time), 1 = fold by fold, N > 1 = groups of N (every model).
   int64_t fold_batch = 0;
   void validate() const;         // throws ConfigError
 };

@@ -1,8 +1,23 @@
 #include "mer/models/fold_stack.h"
 
+#include <algorithm>
+
 #include "mer/core/error.h"
 
 namespace mer::models {
+
+FoldRows FoldRows::make(std::vector<int64_t> counts, int64_t width, torch::Device device) {
+  FoldRows rows;
+  rows.width = width;
+  std::vector<float> mask(counts.size() * width, 0.f);
+  for (size_t f = 0; f < counts.size(); ++f) {
+    MER_CHECK(counts[f] >= 0 && counts[f] <= width, "fold rows: more real rows than the width");
+    std::fill_n(mask.begin() + f * width, counts[f], 1.f);
+  }
+  rows.mask = torch::tensor(mask).reshape({static_cast<int64_t>(counts.size()), width}).to(device);
+  rows.counts = std::move(counts);
+  return rows;
+}
 
 torch::Tensor FoldStack::dropout(const torch::Tensor& x, double p) {
   return dropout_from(generator_, x, p, is_training());

@@ -4,30 +4,55 @@
 // layers run on all folds at once (grouped convolutions, batched matrix products), so that a
 // GPU sees one large computation instead of many tiny ones.
 //
-// Batches are fold-major: the models::Batch a stack receives holds N folds x B samples
-// ([N * B, ...] in every tensor), each fold's own training samples, padded where a fold has
-// fewer; `mask` [N, B] (1 = a real sample, 0 = padding) keeps padding out of the loss and of
-// the batch-norm statistics. Fold f's numbers depend only on fold f's samples and parameters.
+// Batches are fold-major: the models::Batch a stack receives holds N folds x W samples
+// ([N * W, ...] in every tensor), each fold's own training samples first, padded to W where a
+// fold has fewer (FoldRows says how many are real); the padding is kept out of the loss and
+// of the batch-norm statistics. Fold f's numbers depend only on fold f's samples and
+// parameters.
+//
+// A model gets a stack in one of two forms (make_fold_stack, models/replica_stack.h): its own
+// batched form (ModelSpec::fold_stack: grouped and batched kernels over all folds at once), or
+// else the generic one that runs each fold's ordinary module on its rows, all folds in
+// lockstep, with their parameters still stacked for one optimiser step.
 #include <memory>
+#include <vector>
 
 #include "mer/models/model.h"
 
 namespace mer::models {
+
+// Which rows of a fold-major batch are real: fold f's block of `width` rows starts with its
+// `counts[f]` samples; the rest is padding.
+struct FoldRows {
+  std::vector<int64_t> counts;
+  int64_t width = 0;
+  torch::Tensor mask;  // [N, width] float on the batch's device: 1 = real, 0 = padding
+
+  static FoldRows make(std::vector<int64_t> counts, int64_t width, torch::Device device);
+  int64_t folds() const { return static_cast<int64_t>(counts.size()); }
+};
+
+struct StackedOutput {
+  torch::Tensor logits;    // [N, W, K]; rows of padding hold anything finite
+  torch::Tensor aux_loss;  // [N] each fold's auxiliary loss (Output::aux_loss), or undefined
+};
 
 class FoldStack : public torch::nn::Module {
  public:
   explicit FoldStack(int64_t folds) : folds_(folds) {}
   int64_t folds() const { return folds_; }
 
-  // Logits [N, B, K] of a fold-major batch ([N * B, ...]); `mask` [N, B] float.
-  virtual torch::Tensor forward(const Batch& batch, const torch::Tensor& mask) = 0;
+  virtual StackedOutput forward(const Batch& batch, const FoldRows& rows) = 0;
   // Copies fold f's parameters and buffers from / into a model built by the spec's `make`
   // with the same options (the per-fold model a checkpoint holds).
   virtual void load_fold(int64_t fold, ModelImpl& model) = 0;
   virtual void store_fold(int64_t fold, ModelImpl& model) = 0;
 
-  // A random stream for dropout, as ModelImpl::set_generator (CPU only).
-  void set_generator(at::Generator generator) { generator_ = std::move(generator); }
+  // Random streams for dropout, one per fold, as ModelImpl::set_generator (CPU only). A
+  // batched form draws all its folds' dropout from the first one.
+  virtual void set_fold_generators(const std::vector<at::Generator>& generators) {
+    if (!generators.empty()) generator_ = generators.front();
+  }
 
  protected:
   torch::Tensor dropout(const torch::Tensor& x, double p);

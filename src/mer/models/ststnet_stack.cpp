@@ -28,7 +28,7 @@ STSTNetStack::STSTNetStack(const STSTNetOptions& options, int64_t folds)
   fc_bias_ = register_parameter("fc_bias", torch::zeros({n, options_.num_classes()}));
 }
 
-torch::Tensor STSTNetStack::forward(const Batch& batch, const torch::Tensor& mask) {
+StackedOutput STSTNetStack::forward(const Batch& batch, const FoldRows& rows) {
   namespace F = torch::nn::functional;
   const int64_t n = folds();
   const int64_t side = options_.input_size();
@@ -38,13 +38,13 @@ torch::Tensor STSTNetStack::forward(const Batch& batch, const torch::Tensor& mas
                 std::to_string(side) + "]");
   auto x = stacked::folds_to_channels(batch.flow, n);  // [B, N * 3, S, S]
   auto y = torch::relu(stacked::conv2d(x, conv_weight_, conv_bias_, /*padding=*/2));
-  y = stacked::batch_norm(y, mask, bn_weight_, bn_bias_, running_mean_, running_var_,
+  y = stacked::batch_norm(y, rows.mask, bn_weight_, bn_bias_, running_mean_, running_var_,
                           batches_tracked_, is_training());
   y = F::max_pool2d(y, F::MaxPool2dFuncOptions(3).stride(3).padding(1));
   y = dropout(y, options_.dropout());
   y = F::avg_pool2d(y, F::AvgPool2dFuncOptions(2).stride(2));  // [B, N * 16, side, side]
   auto features = stacked::channels_to_folds(y, n).reshape({n, y.size(0), -1});
-  return stacked::linear(features, fc_weight_, fc_bias_);
+  return {stacked::linear(features, fc_weight_, fc_bias_), {}};
 }
 
 void STSTNetStack::load_fold(int64_t fold, ModelImpl& model) {

@@ -11,7 +11,7 @@ class STSTNetStack : public FoldStack {
  public:
   STSTNetStack(const STSTNetOptions& options, int64_t folds);
 
-  torch::Tensor forward(const Batch& batch, const torch::Tensor& mask) override;
+  StackedOutput forward(const Batch& batch, const FoldRows& rows) override;
   void load_fold(int64_t fold, ModelImpl& model) override;
   void store_fold(int64_t fold, ModelImpl& model) override;
 
