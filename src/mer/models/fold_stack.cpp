@@ -23,6 +23,70 @@ torch::Tensor FoldStack::dropout(const torch::Tensor& x, double p) {
   return dropout_from(generator_, x, p, is_training());
 }
 
+namespace {
+
+// Module names may not contain dots.
+std::string registered_name(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '/');
+  return name;
+}
+
+// [N, ...] copies of `value`.
+torch::Tensor repeated(const torch::Tensor& value, int64_t folds) {
+  return value.detach().unsqueeze(0).repeat_interleave(folds, 0).contiguous();
+}
+
+}  // namespace
+
+MirroredFoldStack::MirroredFoldStack(ModelImpl& like, int64_t folds) : FoldStack(folds) {
+  MER_CHECK(folds >= 1, "a fold stack needs folds");
+  torch::NoGradGuard no_grad;
+  for (const auto& item : like.named_parameters()) {
+    tensors_[item.key()] = register_parameter(registered_name(item.key()),
+                                              repeated(item.value(), folds),
+                                              item.value().requires_grad());
+    parameter_names_.push_back(item.key());
+  }
+  for (const auto& item : like.named_buffers()) {
+    if (!item.value().defined()) continue;
+    tensors_[item.key()] = register_buffer(registered_name(item.key()), repeated(item.value(), folds));
+    buffer_names_.push_back(item.key());
+  }
+  MER_CHECK(!parameter_names_.empty(), "a model without parameters has nothing to stack");
+}
+
+const torch::Tensor& MirroredFoldStack::tensor(const std::string& name) const {
+  const auto it = tensors_.find(name);
+  MER_CHECK(it != tensors_.end(), "fold stack: the model has no tensor " + name);
+  return it->second;
+}
+
+void MirroredFoldStack::load_fold(int64_t fold, ModelImpl& model) {
+  auto parameters = model.named_parameters();
+  for (const auto& name : parameter_names_) {
+    MER_CHECK(parameters.contains(name), "the model has no parameter " + name);
+    stacked::put(tensors_.at(name), fold, parameters[name], name);
+  }
+  auto buffers = model.named_buffers();
+  for (const auto& name : buffer_names_) {
+    MER_CHECK(buffers.contains(name), "the model has no buffer " + name);
+    stacked::put(tensors_.at(name), fold, buffers[name], name);
+  }
+}
+
+void MirroredFoldStack::store_fold(int64_t fold, ModelImpl& model) {
+  auto parameters = model.named_parameters();
+  for (const auto& name : parameter_names_) {
+    MER_CHECK(parameters.contains(name), "the model has no parameter " + name);
+    stacked::take(tensors_.at(name), fold, parameters[name], name);
+  }
+  auto buffers = model.named_buffers();
+  for (const auto& name : buffer_names_) {
+    MER_CHECK(buffers.contains(name), "the model has no buffer " + name);
+    stacked::take(tensors_.at(name), fold, buffers[name], name);
+  }
+}
+
 namespace stacked {
 
 torch::Tensor folds_to_channels(const torch::Tensor& x, int64_t folds) {
@@ -45,21 +109,23 @@ torch::Tensor channels_to_folds(const torch::Tensor& x, int64_t folds) {
 }
 
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     int64_t padding, int64_t stride) {
+                     int64_t padding, int64_t stride, int64_t groups) {
   const int64_t n = weight.size(0);
   if (x.device().is_cpu()) {
     // LibTorch's CPU grouped convolution takes a slow generic path (its backward above all);
     // one ordinary convolution per fold is several times faster there.
-    const int64_t in = weight.size(2);
+    const int64_t in = weight.size(2) * groups;
     std::vector<torch::Tensor> outputs;
     for (int64_t f = 0; f < n; ++f) {
-      outputs.push_back(torch::conv2d(x.slice(1, f * in, (f + 1) * in), weight[f], bias[f],
-                                      {stride, stride}, {padding, padding}));
+      outputs.push_back(torch::conv2d(x.slice(1, f * in, (f + 1) * in), weight[f],
+                                      bias.defined() ? bias[f] : torch::Tensor(), {stride, stride},
+                                      {padding, padding}, {1, 1}, groups));
     }
     return torch::cat(outputs, 1);
   }
   auto w = weight.reshape({n * weight.size(1), weight.size(2), weight.size(3), weight.size(4)});
-  return torch::conv2d(x, w, bias.reshape({-1}), {stride, stride}, {padding, padding}, {1, 1}, n);
+  return torch::conv2d(x, w, bias.defined() ? bias.reshape({-1}) : torch::Tensor(), {stride, stride},
+                       {padding, padding}, {1, 1}, n * groups);
 }
 
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,

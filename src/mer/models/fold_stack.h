@@ -14,7 +14,9 @@
 // batched form (ModelSpec::fold_stack: grouped and batched kernels over all folds at once), or
 // else the generic one that runs each fold's ordinary module on its rows, all folds in
 // lockstep, with their parameters still stacked for one optimiser step.
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "mer/models/model.h"
@@ -64,6 +66,30 @@ class FoldStack : public torch::nn::Module {
 
 using FoldStackPtr = std::shared_ptr<FoldStack>;
 
+// A stack whose tensors mirror one model's named parameters and buffers, each stacked along
+// a leading fold dimension ([N, ...the model's shape]) under the model's own name: load_fold
+// and store_fold copy by name, and a stacked form reads its tensors by the names the
+// ordinary model gives them.
+class MirroredFoldStack : public FoldStack {
+ public:
+  // `like`: a model built with the stack's options (its values fill every fold at first).
+  MirroredFoldStack(ModelImpl& like, int64_t folds);
+
+  void load_fold(int64_t fold, ModelImpl& model) override;
+  void store_fold(int64_t fold, ModelImpl& model) override;
+
+ protected:
+  // The stacked tensor of the model's parameter or buffer `name` ("merge_bn.running_mean").
+  const torch::Tensor& tensor(const std::string& name) const;
+  bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  const std::vector<std::string>& parameter_names() const { return parameter_names_; }
+  const std::vector<std::string>& buffer_names() const { return buffer_names_; }
+
+ private:
+  std::vector<std::string> parameter_names_, buffer_names_;  // the model's names
+  std::map<std::string, torch::Tensor> tensors_;               // model name -> stacked
+};
+
 // Building blocks of stacked models. Stacked parameters have the fold as their first
 // dimension, so that an optimiser can treat each fold's slice as that fold's parameter.
 namespace stacked {
@@ -74,9 +100,10 @@ torch::Tensor folds_to_channels(const torch::Tensor& x, int64_t folds);
 // [B, N * C, ...] -> [N, B, C, ...].
 torch::Tensor channels_to_folds(const torch::Tensor& x, int64_t folds);
 
-// Grouped convolution: x [B, N * Cin, H, W], weight [N, Cout, Cin, kh, kw], bias [N, Cout].
+// Each fold's convolution: x [B, N * Cin, H, W], weight [N, Cout, Cin / groups, kh, kw], bias
+// [N, Cout] or undefined; `groups` within each fold as torch::nn::Conv2d's.
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     int64_t padding, int64_t stride = 1);
+                     int64_t padding, int64_t stride = 1, int64_t groups = 1);
 
 // Batch norm with per-fold statistics over the real samples only (as torch's BatchNorm2d
 // in training mode on fold f's batch: biased variance to normalise, unbiased into the

@@ -1,6 +1,7 @@
 #include "mer/models/fr.h"
 
 #include "mer/core/error.h"
+#include "mer/models/fr_stack.h"
 #include "mer/models/registry.h"
 #include "mer/data/dataset.h"
 
@@ -189,9 +190,9 @@ MER_MODEL_SPEC(fr) {
       {"proposal", ExplanationKind::kClassScores,
        "each expression branch's proposal probability that the sample shows its class (0..1)", "probability"},
   };
-  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
-    FROptions options;
-    options.num_classes(num_classes)
+  auto options_of = [](int64_t num_classes, int64_t input_size, const OptionValues& o) {
+    return FROptions()
+        .num_classes(num_classes)
         .input_size(input_size)
         .streams(o.text("streams"))
         .branch_channels(o.integer("branch_channels"))
@@ -201,7 +202,13 @@ MER_MODEL_SPEC(fr) {
         .proposal_weight(o.number("proposal_weight"))
         .dropout(o.number("dropout"))
         .feature_pool(o.integer("feature_pool"));
-    return std::make_shared<FRImpl>(options);
+  };
+  spec.make = [options_of](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    return std::make_shared<FRImpl>(options_of(num_classes, input_size, o));
+  };
+  spec.fold_stack = [options_of](int64_t num_classes, int64_t input_size, const OptionValues& o,
+                                 int64_t folds) -> std::shared_ptr<FoldStack> {
+    return std::make_shared<FRStack>(options_of(num_classes, input_size, o), folds);
   };
   return spec;
 }

@@ -1,18 +1,10 @@
 #include "mer/models/replica_stack.h"
 
-#include <algorithm>
-
 #include "mer/core/error.h"
 
 namespace mer::models {
 
 namespace {
-
-// Module names may not contain dots.
-std::string stacked_name(std::string name) {
-  std::replace(name.begin(), name.end(), '.', '/');
-  return name;
-}
 
 // Rows [from, from + count) of every tensor the batch has.
 Batch rows_of(const Batch& batch, int64_t from, int64_t count) {
@@ -27,39 +19,24 @@ Batch rows_of(const Batch& batch, int64_t from, int64_t count) {
   return out;
 }
 
-}  // namespace
-
-ReplicaStack::ReplicaStack(const std::function<ModelPtr()>& make, int64_t folds) : FoldStack(folds) {
+std::vector<ModelPtr> make_replicas(const std::function<ModelPtr()>& make, int64_t folds) {
   MER_CHECK(folds >= 1, "a fold stack needs folds");
-  for (int64_t f = 0; f < folds; ++f) replicas_.push_back(make());
-  torch::NoGradGuard no_grad;
-  auto stack_of = [&](auto named) {  // [N, ...] of every replica's own tensor
-    return [this, named](const std::string& key) {
-      std::vector<torch::Tensor> slices;
-      for (const auto& replica : replicas_) slices.push_back(named(*replica)[key]);
-      return torch::stack(slices);
-    };
-  };
-  const auto parameter_stack = stack_of([](ModelImpl& m) { return m.named_parameters(); });
-  for (const auto& item : replicas_.front()->named_parameters()) {
-    const auto name = stacked_name(item.key());
-    register_parameter(name, parameter_stack(item.key()), item.value().requires_grad());
-    parameter_names_.emplace_back(name, item.key());
-  }
-  const auto buffer_stack = stack_of([](ModelImpl& m) { return m.named_buffers(); });
-  for (const auto& item : replicas_.front()->named_buffers()) {
-    if (!item.value().defined()) continue;
-    const auto name = stacked_name(item.key());
-    register_buffer(name, buffer_stack(item.key()));
-    buffer_names_.emplace_back(name, item.key());
-  }
-  MER_CHECK(!parameter_names_.empty(), "a model without parameters has nothing to stack");
+  std::vector<ModelPtr> replicas;
+  for (int64_t f = 0; f < folds; ++f) replicas.push_back(make());
+  return replicas;
 }
 
+}  // namespace
+
+ReplicaStack::ReplicaStack(const std::function<ModelPtr()>& make, int64_t folds)
+    : ReplicaStack(make_replicas(make, folds)) {}
+
+ReplicaStack::ReplicaStack(std::vector<ModelPtr> replicas)
+    : MirroredFoldStack(*replicas.front(), static_cast<int64_t>(replicas.size())),
+      replicas_(std::move(replicas)) {}
+
 void ReplicaStack::bind() {
-  auto parameters = named_parameters(/*recurse=*/false);
-  auto buffers = named_buffers(/*recurse=*/false);
-  const auto& first = parameters[parameter_names_.front().first];
+  const auto& first = tensor(parameter_names().front());
   if (bound_to_ == first.data_ptr()) return;
   torch::NoGradGuard no_grad;
   for (int64_t f = 0; f < folds(); ++f) {
@@ -67,20 +44,18 @@ void ReplicaStack::bind() {
     // Tensors a model keeps outside its parameters and buffers follow the device too.
     replica.to(first.device());
     auto own = replica.named_parameters();
-    for (const auto& [name, model_name] : parameter_names_) {
-      auto& stacked = parameters[name];
-      own[model_name].set_data(stacked.detach()[f]);
+    for (const auto& name : parameter_names()) {
+      auto stacked = tensor(name);
+      own[name].set_data(stacked.detach()[f]);
       if (!stacked.requires_grad()) continue;
       if (!stacked.grad().defined() || stacked.grad().device() != stacked.device()) {
         stacked.mutable_grad() = torch::zeros_like(stacked);
       }
       // Autograd accumulates a defined gradient in place: into this fold's slice.
-      own[model_name].mutable_grad() = stacked.grad()[f];
+      own[name].mutable_grad() = stacked.grad()[f];
     }
     auto own_buffers = replica.named_buffers();
-    for (const auto& [name, model_name] : buffer_names_) {
-      own_buffers[model_name].set_data(buffers[name].detach()[f]);
-    }
+    for (const auto& name : buffer_names()) own_buffers[name].set_data(tensor(name).detach()[f]);
   }
   bound_to_ = first.data_ptr();
 }
@@ -111,41 +86,13 @@ StackedOutput ReplicaStack::forward(const Batch& batch, const FoldRows& rows) {
   return {torch::stack(logits), any_aux ? torch::stack(aux) : torch::Tensor()};
 }
 
-void ReplicaStack::load_fold(int64_t fold, ModelImpl& model) {
-  torch::NoGradGuard no_grad;
-  auto parameters = named_parameters(false), own = model.named_parameters();
-  for (const auto& [name, model_name] : parameter_names_) {
-    MER_CHECK(own.contains(model_name), "the model has no parameter " + model_name);
-    stacked::put(parameters[name], fold, own[model_name], model_name);
-  }
-  auto buffers = named_buffers(false), own_buffers = model.named_buffers();
-  for (const auto& [name, model_name] : buffer_names_) {
-    MER_CHECK(own_buffers.contains(model_name), "the model has no buffer " + model_name);
-    stacked::put(buffers[name], fold, own_buffers[model_name], model_name);
-  }
-}
-
-void ReplicaStack::store_fold(int64_t fold, ModelImpl& model) {
-  torch::NoGradGuard no_grad;
-  auto parameters = named_parameters(false), own = model.named_parameters();
-  for (const auto& [name, model_name] : parameter_names_) {
-    MER_CHECK(own.contains(model_name), "the model has no parameter " + model_name);
-    stacked::take(parameters[name], fold, own[model_name], model_name);
-  }
-  auto buffers = named_buffers(false), own_buffers = model.named_buffers();
-  for (const auto& [name, model_name] : buffer_names_) {
-    MER_CHECK(own_buffers.contains(model_name), "the model has no buffer " + model_name);
-    stacked::take(buffers[name], fold, own_buffers[model_name], model_name);
-  }
-}
-
 void ReplicaStack::set_fold_generators(const std::vector<at::Generator>& generators) {
   MER_CHECK(static_cast<int64_t>(generators.size()) == folds(), "one generator per fold");
   for (int64_t f = 0; f < folds(); ++f) replicas_[f]->set_generator(generators[f]);
 }
 
 void ReplicaStack::train(bool on) {
-  FoldStack::train(on);
+  MirroredFoldStack::train(on);
   for (auto& replica : replicas_) replica->train(on);
 }
 

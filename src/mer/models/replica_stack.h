@@ -7,8 +7,6 @@
 // On a GPU it saves the per-fold synchronisations of fold-by-fold training, not the kernel
 // launches; models with their own batched form (ModelSpec::fold_stack) use that instead.
 #include <functional>
-#include <map>
-#include <string>
 #include <vector>
 
 #include "mer/models/fold_stack.h"
@@ -16,26 +14,23 @@
 
 namespace mer::models {
 
-class ReplicaStack : public FoldStack {
+class ReplicaStack : public MirroredFoldStack {
  public:
   // `make` builds one ordinary model (the spec's factory with the run's options).
   ReplicaStack(const std::function<ModelPtr()>& make, int64_t folds);
 
   StackedOutput forward(const Batch& batch, const FoldRows& rows) override;
-  void load_fold(int64_t fold, ModelImpl& model) override;
-  void store_fold(int64_t fold, ModelImpl& model) override;
   // Fold f's dropout draws from generators[f], as its own model's would fold by fold.
   void set_fold_generators(const std::vector<at::Generator>& generators) override;
   void train(bool on = true) override;
 
  private:
+  explicit ReplicaStack(std::vector<ModelPtr> replicas);
   // Points every replica's parameters, gradients and buffers at its slice of the stacked
   // tensors; again whenever those moved (Module::to replaces their storage).
   void bind();
 
   std::vector<ModelPtr> replicas_;
-  // Stacked tensor name (the model's own name, dots replaced) -> the model's name.
-  std::vector<std::pair<std::string, std::string>> parameter_names_, buffer_names_;
   const void* bound_to_ = nullptr;  // storage of the first stacked tensor when bound
 };
 
