@@ -83,6 +83,10 @@ LosoCommand::LosoCommand(CLI::App& app, const MpiSession& mpi) : mpi_(mpi) {
                 "lockstep for the others): 0 = auto (all folds at once on cuda for " +
                 models_stacking_folds() + ", else fold by fold), 1 = fold by fold, N = groups of N")
       ->capture_default_str()->check(CLI::Range(0, 100000))->group(g_run);
+  c->add_option("--precision", train.precision,
+                "fp32, tf32 (cuda tensor cores) or bf16 (mixed precision: convolutions and "
+                "matrix products in bfloat16, weights, loss and optimiser in float32)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "tf32", "bf16"}))->group(g_run);
   c->add_flag("--quiet", loso_.quiet, "no progress output")->group(g_run);
   add_synth_options(c, synth_, "Synthetic data (when no --data)");
   c->footer(

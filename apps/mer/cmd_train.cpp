@@ -43,11 +43,13 @@ TrainCommand::TrainCommand(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "fused", "torch"}))->group(g_run);
   c->add_option("--device", train.device, "cpu or cuda")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}))->group(g_run);
+  c->add_option("--precision", train.precision, "fp32, tf32 (cuda) or bf16 (mixed precision)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "tf32", "bf16"}))->group(g_run);
   c->add_flag("--quiet", full_.quiet, "no progress output")->group(g_run);
   add_synth_options(c, synth_, "Synthetic data (when no --data)");
   for (const char* flag : {"--model", "--model-opt", "--seed", "--class-weights", "--backend",
                            "--device", "--lr", "--batch-size", "--optimizer", "--weight-decay",
-                           "--lr-decay", "--momentum", "--epochs"}) {
+                           "--lr-decay", "--momentum", "--epochs", "--precision"}) {
     c->get_option(flag)->excludes("--like-run");
   }
   c->footer(

@@ -8,6 +8,7 @@
 #include "mer/core/error.h"
 #include "mer/core/rng.h"
 #include "mer/engine/batch_source.h"
+#include "mer/engine/precision.h"
 #include "mer/engine/stacked_optimizer.h"
 #include "mer/engine/training_parts.h"
 #include "mer/models/fold_stack.h"
@@ -140,6 +141,7 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
   }
   stack->to(device);
   stack->train();
+  apply_precision(options_.precision);
   const auto weight_table = torch::tensor(class_weights).reshape({n, k}).to(device);
   StackedOptimizer optimizer(stack->parameters(), n, options_);
   const BatchSource source(dataset_, device);
@@ -171,8 +173,12 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
       }
       const auto step = make_step(rows, folds, device);
       const auto input = source.gather(step.indices, /*with_labels=*/true);
-      const auto output = stack->forward(input, step.rows);
-      const auto& logits = output.logits;  // [N, W, K]
+      models::StackedOutput output;
+      {
+        AutocastScope autocast(options_.precision, device);
+        output = stack->forward(input, step.rows);
+      }
+      const auto logits = output.logits.to(torch::kFloat32);  // [N, W, K]
       const auto& mask = step.rows.mask;
       const auto labels = input.labels.reshape({n, -1});
       // Each fold's (class-weighted) mean cross-entropy over its real samples, as
@@ -181,7 +187,7 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
       const auto nll = -logits.log_softmax(-1).gather(2, labels.unsqueeze(2)).squeeze(2);
       const auto weight = weight_table.gather(1, labels) * mask;
       auto fold_loss = (weight * nll).sum(1) / weight.sum(1).clamp_min(1e-12);
-      if (output.aux_loss.defined()) fold_loss = fold_loss + output.aux_loss;
+      if (output.aux_loss.defined()) fold_loss = fold_loss + output.aux_loss.to(torch::kFloat32);
       optimizer.zero_grad();
       fold_loss.sum().backward();
       optimizer.step(active);

@@ -79,6 +79,7 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
   if (stacks_folds(o)) {
     j["fold_batch"] = o.fold_batch > 1 ? nlohmann::json(o.fold_batch) : nlohmann::json("all");
   }
+  if (o.precision != "fp32") j["precision"] = o.precision;  // absent in fp32: older runs resume
   // Absent for subject folds, so that runs recorded before grouping existed resume.
   if (o.group_by != Grouping::kSubject) j["group_by"] = grouping_name(o.group_by);
   return j;
@@ -119,7 +120,8 @@ void check_or_write_settings(const fs::path& out, const nlohmann::json& settings
     // Settings recorded only away from their default (subject folds, fold by fold, a
     // constant learning rate): a run with one recorded is another run.
     for (const auto& [key, default_text] : std::vector<std::pair<std::string, std::string>>{
-             {"group_by", "\"subject\""}, {"fold_batch", "1"}, {"lr_decay", "1"}}) {
+             {"group_by", "\"subject\""}, {"fold_batch", "1"}, {"lr_decay", "1"},
+             {"precision", "\"fp32\""}}) {
       if (previous.contains(key) && !settings.contains(key)) {
         diff += (diff.empty() ? "" : ", ") + key + " " + previous[key].dump() + " -> " + default_text;
       }

@@ -152,6 +152,7 @@ nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data
       {"data_checksum", run.data_checksum},
   };
   if (o.lr_decay != 1.0) summary["training"]["lr_decay"] = o.lr_decay;
+  summary["training"]["precision"] = o.precision;
   if (o.protocol == Protocol::kInnerVal) {
     summary["training"]["val_fraction"] = o.validation_fraction;
     summary["training"]["patience"] = o.patience;

@@ -15,6 +15,7 @@
 #include "mer/engine/explain.h"
 #include "mer/engine/loso.h"
 #include "mer/engine/metrics.h"
+#include "mer/engine/results.h"
 #include "mer/models/registry.h"
 
 namespace fs = std::filesystem;
@@ -160,6 +161,7 @@ TrainOptions training_options_of_run(const std::string& run_dir, std::string* no
     o.seed = s.value("seed", uint64_t{1});
     o.class_weights = s.value("class_weights", std::string("none"));
     o.device = s.value("device", std::string("cpu"));
+    o.precision = s.value("precision", std::string("fp32"));
     const std::string backend = s.value("backend", std::string("auto"));
     o.backend = backend;
     const std::string protocol = s.value("protocol", std::string("honest"));

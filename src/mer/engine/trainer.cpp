@@ -7,6 +7,7 @@
 #include "mer/core/error.h"
 #include "mer/core/rng.h"
 #include "mer/engine/batch_source.h"
+#include "mer/engine/precision.h"
 #include "mer/engine/training_parts.h"
 #include "mer/models/registry.h"
 #include "mer/models/ststnet_fused.h"  // FastRng, fill_dropout_scale
@@ -77,6 +78,11 @@ void TrainOptions::validate() const {
   if (device == "cuda" && !torch::cuda::is_available()) {
     throw ConfigError("--device cuda: this LibTorch build has no CUDA or no GPU is visible");
   }
+  check_precision(precision, device);
+  if (precision != "fp32" && backend == "fused") {
+    throw ConfigError("--precision " + precision + " trains the model's LibTorch module: it "
+                      "cannot use --backend fused (use --backend auto or torch)");
+  }
   if (fold_batch < 0) throw ConfigError("--fold-batch must be >= 0 (0 = auto, 1 = fold by fold)");
   if (fold_batch > 1 && backend == "fused") {
     throw ConfigError("--fold-batch trains the models' stacked LibTorch form: it cannot use "
@@ -98,7 +104,7 @@ bool stacks_folds(const TrainOptions& options) {
 
 std::string resolve_backend(const TrainOptions& options) {
   if (options.backend != "auto") return options.backend;
-  if (stacks_folds(options)) return "torch";
+  if (stacks_folds(options) || options.precision != "fp32") return "torch";
   return models::find_model(options.model).fused_cpu_kernel && options.device == "cpu" ? "fused"
                                                                                        : "torch";
 }
@@ -234,10 +240,12 @@ class TorchBackend : public Backend {
                const std::vector<float>& class_weights)
       : model_(std::move(model)),
         device_(options.device),
+        precision_(options.precision),
         batch_size_(options.batch_size),
         lr_decay_(options.lr_decay),
         source_(dataset, device_) {
     model_->to(device_);
+    apply_precision(precision_);
     optimizer_ = make_optimizer(model_, options);
     if (!class_weights.empty()) weights_ = torch::tensor(class_weights).to(device_);
   }
@@ -251,11 +259,16 @@ class TorchBackend : public Backend {
     for (int64_t start = 0; start < all.size(0); start += batch_size_) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + batch_size_, all.size(0)));
       const auto batch = source_.gather(idx, /*with_labels=*/true);
-      auto out = model_->forward(batch);
+      models::Output out;
+      {
+        AutocastScope autocast(precision_, device_);
+        out = model_->forward(batch);
+      }
+      out.logits = out.logits.to(torch::kFloat32);  // the loss in float32 whatever the precision
       auto options = F::CrossEntropyFuncOptions();
       if (weights_.defined()) options.weight(weights_);
       auto loss = F::cross_entropy(out.logits, batch.labels, options);
-      if (out.aux_loss.defined()) loss = loss + out.aux_loss;
+      if (out.aux_loss.defined()) loss = loss + out.aux_loss.to(torch::kFloat32);
       optimizer_->zero_grad();
       loss.backward();
       optimizer_->step();
@@ -287,6 +300,7 @@ class TorchBackend : public Backend {
  private:
   models::ModelPtr model_;
   torch::Device device_;
+  std::string precision_;
   int64_t batch_size_;
   double lr_decay_;
   BatchSource source_;

@@ -49,6 +49,9 @@ struct TrainOptions {
   // the run at once on cuda where the model has its own batched stacked form, else one at a
   // time), 1 = fold by fold, N > 1 = groups of N (every model).
   int64_t fold_batch = 0;
+  // fp32 | tf32 (cuda) | bf16 mixed precision (engine/precision.h); not fp32 trains the
+  // LibTorch module (no fused kernel).
+  std::string precision = "fp32";
   void validate() const;         // throws ConfigError
 };
 

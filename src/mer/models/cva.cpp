@@ -13,7 +13,11 @@ void CVABlockOptions::validate() const {
   if (reduction() < 1) throw ConfigError("cva block: reduction must be >= 1");
 }
 
-torch::Tensor h_swish(const torch::Tensor& x) { return x * F::relu6(x + 3.0) / 6.0; }
+// In float32: LibTorch 1.13's CPU relu6 has no bfloat16 backward (bf16 mixed precision).
+torch::Tensor h_swish(const torch::Tensor& input) {
+  const auto x = input.to(torch::kFloat32);
+  return x * F::relu6(x + 3.0) / 6.0;
+}
 
 CVABlockImpl::CVABlockImpl(const CVABlockOptions& options) : options_(options) {
   options_.validate();

@@ -78,13 +78,13 @@ HTNetLayerImpl::HTNetLayerImpl(int64_t dim, int64_t heads, int64_t mlp_mult)
 
 torch::Tensor HTNetLayerImpl::forward(const torch::Tensor& x, const HTNetDropout& drop) {
   const int64_t n = x.size(0), t = x.size(1);
-  const auto qkv = to_qkv(attn_norm(x)).view({n, t, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  const auto qkv = to_qkv(layer_norm_fp32(attn_norm, x)).view({n, t, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4});
   const auto q = qkv[0], k = qkv[1], v = qkv[2];  // [N, heads, T, head width]
   const auto attention = torch::softmax(
       torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(head_dim_))), -1);
   const auto mixed = torch::matmul(drop(attention), v).transpose(1, 2).reshape({n, t, heads_ * head_dim_});
   auto y = x + drop(to_out(mixed));
-  return y + drop(mlp_out(drop(F::gelu(mlp_in(mlp_norm(y))))));
+  return y + drop(mlp_out(drop(F::gelu(mlp_in(layer_norm_fp32(mlp_norm, y))))));
 }
 
 HTNetLevelImpl::HTNetLevelImpl(int64_t dim, int64_t heads, int64_t depth, int64_t mlp_mult,
@@ -112,7 +112,7 @@ torch::Tensor HTNetLevelImpl::forward(const torch::Tensor& x, const HTNetDropout
   auto y = tokens.view({b, rows, cols, t, t, c}).permute({0, 1, 3, 2, 4, 5}).reshape({b, h, w, c});
   if (!aggregate) return y;
   y = aggregate(y.permute({0, 3, 1, 2}));                       // [B, C', H, W]
-  y = aggregate_norm(y.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
+  y = layer_norm_fp32(aggregate_norm, y.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
   y = F::max_pool2d(y, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   return y.permute({0, 2, 3, 1}).contiguous();                   // [B, H/2, W/2, C']
 }
@@ -164,7 +164,7 @@ torch::Tensor HTNetImpl::classify(const torch::Tensor& mosaic) {
   auto x = patch_embed(mosaic.reshape({b, 3, g, p, g, p}).permute({0, 2, 4, 3, 5, 1}).reshape({b, g, g, 3 * p * p}));
   const HTNetDropout drop = [this](const torch::Tensor& t) { return dropout(t, options_.dropout()); };
   for (const auto& level : *levels) x = level->as<HTNetLevelImpl>()->forward(x, drop);
-  return classifier(head_norm(x).mean({1, 2}));
+  return classifier(layer_norm_fp32(head_norm, x).mean({1, 2}));
 }
 
 Output HTNetImpl::forward(const Batch& batch) {

@@ -48,6 +48,15 @@ inline torch::Tensor dropout_from(const at::Generator& generator, const torch::T
   return x * keep / (1.0 - p);
 }
 
+// Layer norm in float32, outside autocast: LibTorch 1.13's CPU autocast (bf16 mixed precision,
+// engine/precision.h) lowers layer_norm's input to bfloat16 but not its weights, which its CPU
+// kernel cannot mix; CUDA's autocast runs layer_norm in float32 anyway. Without autocast, the
+// plain layer norm.
+inline torch::Tensor layer_norm_fp32(torch::nn::LayerNorm norm, const torch::Tensor& x) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  return norm->forward(x.to(torch::kFloat32));
+}
+
 // Base of all models. Subclasses register their parameters and buffers under the names a
 // PyTorch port would use, so that checkpoints can travel between the two.
 class ModelImpl : public torch::nn::Module {

@@ -108,7 +108,7 @@ torch::Tensor SwinBlockImpl::forward(const torch::Tensor& x) {
   const int64_t ws = std::min(window, h);
   const int64_t s = h <= window ? 0 : shift;
   MER_CHECK(ws == window || s == 0, "SwinBlock: the grid is smaller than the window");
-  auto y = norm1(x);
+  auto y = layer_norm_fp32(norm1, x);
   if (s > 0) y = torch::roll(y, {-s, -s}, {1, 2});
   torch::Tensor mask;
   if (s > 0) mask = shifted_window_mask(h, w, ws, s).to(x.device());
@@ -119,7 +119,7 @@ torch::Tensor SwinBlockImpl::forward(const torch::Tensor& x) {
   y = window_reverse(attn(window_partition(y, ws), mask), ws, h, w);
   if (s > 0) y = torch::roll(y, {s, s}, {1, 2});
   auto out = x + y;
-  return out + fc2(F::gelu(fc1(norm2(out))));
+  return out + fc2(F::gelu(fc1(layer_norm_fp32(norm2, out))));
 }
 
 PatchMergingImpl::PatchMergingImpl(int64_t dim) {
@@ -136,7 +136,7 @@ torch::Tensor PatchMergingImpl::forward(const torch::Tensor& x) {
   const auto x1 = x.index({Slice(), Slice(1, torch::indexing::None, 2), Slice(0, torch::indexing::None, 2)});
   const auto x2 = x.index({Slice(), Slice(0, torch::indexing::None, 2), Slice(1, torch::indexing::None, 2)});
   const auto x3 = x.index({Slice(), Slice(1, torch::indexing::None, 2), Slice(1, torch::indexing::None, 2)});
-  return reduction(norm(torch::cat({x0, x1, x2, x3}, -1)));
+  return reduction(layer_norm_fp32(norm, torch::cat({x0, x1, x2, x3}, -1)));
 }
 
 void SwinOptions::validate(int64_t input_size) const {
@@ -203,7 +203,7 @@ SwinImpl::SwinImpl(const SwinOptions& options, int64_t input_size) : options_(op
 torch::Tensor SwinImpl::forward(const torch::Tensor& x) {
   MER_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
             "Swin expects [B, " + std::to_string(options_.in_channels()) + ", S, S]");
-  auto t = patch_norm(patch_embed(x).permute({0, 2, 3, 1}));  // [B, h, w, C]
+  auto t = layer_norm_fp32(patch_norm, patch_embed(x).permute({0, 2, 3, 1}));  // [B, h, w, C]
   int64_t stage = 0;
   for (size_t i = 0; i < layers->size(); ++i) {
     if (stage_of_block_[i] != stage) {
@@ -212,7 +212,7 @@ torch::Tensor SwinImpl::forward(const torch::Tensor& x) {
     }
     t = layers[i]->as<SwinBlockImpl>()->forward(t);
   }
-  return norm(t).permute({0, 3, 1, 2}).contiguous();
+  return layer_norm_fp32(norm, t).permute({0, 3, 1, 2}).contiguous();
 }
 
 }  // namespace mer::models
