@@ -15,7 +15,8 @@
 #                 defaults, 68 folds trained as one computation (--fold-batch 68; STSTNet's
 #                 batched form, the generic stack for the others), fp32, against fold by fold
 #                 on the same card (--fold-batch 1, on BASELINE_FOLDS folds, scaled to 68),
-#                 each with its UF1 (seeds STACK_SEEDS).
+#                 each with its UF1 (seeds STACK_SEEDS); then the first model stacked in each
+#                 of STACK_PRECISIONS (default "bf16 tf32") on the same seeds, against fp32.
 # Each CVA+FPF task shares its folds among PROCS processes on the one GPU and trains as many
 # epochs (at most its cap: 100 as published, 20 = mer's default) as fit the time left after
 # a timed 2-epoch probe. Data reaches the machine as dataset caches (`mer cache`):
@@ -175,6 +176,20 @@ if [[ " $TASKS " == *" stack "* ]]; then
     log "$model fold by fold, seed 1: rc $rc, $baseline folds in $took s wall" \
         "(x 68 / $baseline = $(( took * 68 / baseline )) s for all folds)"
     [ "$(left)" -lt 60 ] && { log "time budget spent: models after $model not timed"; break; }
+  done
+  # Mixed precision against fp32 (the stacked runs above), same seeds, the first model.
+  model=${STACK_MODELS:-ststnet}; model=${model%% *}
+  for precision in ${STACK_PRECISIONS:-bf16 tf32}; do
+    for seed in ${STACK_SEEDS:-1}; do
+      [ "$(left)" -lt 60 ] && { log "time budget spent: $model $precision seed $seed not run"; continue; }
+      t=$(date +%s)
+      $mer loso "${stack_opts[@]}" --model "$model" --seed "$seed" --fold-batch 68 \
+        --precision "$precision" --out "$WORK/$model-stacked-$precision-s$seed" \
+        > "$WORK/$model-stacked-$precision-s$seed.log" 2>&1
+      rc=$?
+      log "$model stacked $precision, seed $seed: rc $rc, $(( $(date +%s) - t )) s wall"
+      grep -E "mer loso|^  all" "$WORK/$model-stacked-$precision-s$seed.log" | tee -a "$OUT/log.txt"
+    done
   done
 fi
 [ -n "$fr_pid" ] && wait "$fr_pid"
