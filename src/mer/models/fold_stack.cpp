@@ -61,30 +61,20 @@ const torch::Tensor& MirroredFoldStack::tensor(const std::string& name) const {
   return it->second;
 }
 
-void MirroredFoldStack::load_fold(int64_t fold, ModelImpl& model) {
+void MirroredFoldStack::copy_fold(int64_t fold, ModelImpl& model, bool into_stack) {
   auto parameters = model.named_parameters();
-  for (const auto& name : parameter_names_) {
-    MER_CHECK(parameters.contains(name), "the model has no parameter " + name);
-    stacked::put(tensors_.at(name), fold, parameters[name], name);
-  }
   auto buffers = model.named_buffers();
-  for (const auto& name : buffer_names_) {
-    MER_CHECK(buffers.contains(name), "the model has no buffer " + name);
-    stacked::put(tensors_.at(name), fold, buffers[name], name);
-  }
-}
-
-void MirroredFoldStack::store_fold(int64_t fold, ModelImpl& model) {
-  auto parameters = model.named_parameters();
-  for (const auto& name : parameter_names_) {
-    MER_CHECK(parameters.contains(name), "the model has no parameter " + name);
-    stacked::take(tensors_.at(name), fold, parameters[name], name);
-  }
-  auto buffers = model.named_buffers();
-  for (const auto& name : buffer_names_) {
-    MER_CHECK(buffers.contains(name), "the model has no buffer " + name);
-    stacked::take(tensors_.at(name), fold, buffers[name], name);
-  }
+  auto copy = [&](const std::string& name, torch::OrderedDict<std::string, torch::Tensor>& own,
+                  const char* kind) {
+    MER_CHECK(own.contains(name), std::string("the model has no ") + kind + " " + name);
+    if (into_stack) {
+      stacked::put(tensors_.at(name), fold, own[name], name);
+    } else {
+      stacked::take(tensors_.at(name), fold, own[name], name);
+    }
+  };
+  for (const auto& name : parameter_names_) copy(name, parameters, "parameter");
+  for (const auto& name : buffer_names_) copy(name, buffers, "buffer");
 }
 
 namespace stacked {
@@ -176,7 +166,12 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  return torch::baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2));
+  auto flat = x.reshape({x.size(0), -1, x.size(-1)});
+  auto y = bias.defined() ? torch::baddbmm(bias.unsqueeze(1), flat, weight.transpose(1, 2))
+                          : torch::bmm(flat, weight.transpose(1, 2));
+  auto shape = x.sizes().vec();
+  shape.back() = weight.size(1);
+  return y.reshape(shape);
 }
 
 namespace {

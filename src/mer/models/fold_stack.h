@@ -75,8 +75,8 @@ class MirroredFoldStack : public FoldStack {
   // `like`: a model built with the stack's options (its values fill every fold at first).
   MirroredFoldStack(ModelImpl& like, int64_t folds);
 
-  void load_fold(int64_t fold, ModelImpl& model) override;
-  void store_fold(int64_t fold, ModelImpl& model) override;
+  void load_fold(int64_t fold, ModelImpl& model) override { copy_fold(fold, model, true); }
+  void store_fold(int64_t fold, ModelImpl& model) override { copy_fold(fold, model, false); }
 
  protected:
   // The stacked tensor of the model's parameter or buffer `name` ("merge_bn.running_mean").
@@ -86,6 +86,8 @@ class MirroredFoldStack : public FoldStack {
   const std::vector<std::string>& buffer_names() const { return buffer_names_; }
 
  private:
+  void copy_fold(int64_t fold, ModelImpl& model, bool into_stack);
+
   std::vector<std::string> parameter_names_, buffer_names_;  // the model's names
   std::map<std::string, torch::Tensor> tensors_;               // model name -> stacked
 };
@@ -116,7 +118,8 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,
                          const torch::Tensor& batches_tracked, bool training, double momentum = 0.1,
                          double eps = 1e-5);
 
-// Per-fold linear layer: x [N, B, in], weight [N, out, in], bias [N, out] -> [N, B, out].
+// Per-fold linear layer: x [N, ..., in], weight [N, out, in], bias [N, out] or undefined ->
+// [N, ..., out].
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
 // Copies `value` into fold f's slice of `stacked` (or the slice into `value`), shapes checked

@@ -4,6 +4,7 @@
 
 #include "mer/core/error.h"
 #include "mer/models/dere_grl.h"
+#include "mer/models/htnet_stack.h"
 #include "mer/models/landmark_groups.h"
 #include "mer/models/registry.h"
 
@@ -254,9 +255,9 @@ MER_MODEL_SPEC(htnet) {
       {"area_boxes", ExplanationKind::kRegionBoxes, "the four areas on the flow map", "flow-map px"},
       {"landmarks", ExplanationKind::kLandmarks, "the 68 landmarks the areas were placed by", "flow-map px"},
   };
-  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
-    HTNetOptions options;
-    options.num_classes(num_classes)
+  auto options_of = [](int64_t num_classes, int64_t input_size, const OptionValues& o) {
+    return HTNetOptions()
+        .num_classes(num_classes)
         .input_size(input_size)
         .patch(o.integer("patch"))
         .dim(o.integer("dim"))
@@ -265,7 +266,13 @@ MER_MODEL_SPEC(htnet) {
         .block_repeats(o.int_list("block_repeats"))
         .mlp_mult(o.integer("mlp_mult"))
         .dropout(o.number("dropout"));
-    return std::make_shared<HTNetImpl>(options);
+  };
+  spec.make = [options_of](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    return std::make_shared<HTNetImpl>(options_of(num_classes, input_size, o));
+  };
+  spec.fold_stack = [options_of](int64_t num_classes, int64_t input_size, const OptionValues& o,
+                                 int64_t folds) -> std::shared_ptr<FoldStack> {
+    return std::make_shared<HTNetStack>(options_of(num_classes, input_size, o), folds);
   };
   return spec;
 }

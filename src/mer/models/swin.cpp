@@ -1,6 +1,7 @@
 #include "mer/models/swin.h"
 
 #include "mer/core/error.h"
+#include "mer/models/model.h"
 
 namespace mer::models {
 
