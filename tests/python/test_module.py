@@ -81,6 +81,18 @@ def test_loso_stacks_folds_as_the_cli_does(tmp_path):
         assert json.load(f)["settings"]["fold_batch"] == 3
 
 
+def test_loso_trains_a_generic_stack_in_mixed_precision_as_the_cli_does(tmp_path):
+    args = dict(model="rrrn", epochs=1, folds="2", fold_batch=2, precision="bf16")
+    result = mer.loso(mer.Dataset.synthetic(subjects=4), out=str(tmp_path / "py"), **args)
+    cli = cli_loso(tmp_path / "cli", "--synth-subjects", "4", "--model", "rrrn", "--epochs", "1",
+                   "--folds", "2", "--fold-batch", "2", "--precision", "bf16")
+    assert result["summary"]["confusion"] == cli["confusion"]
+    assert result["summary"]["training"]["precision"] == "bf16"
+    with open(tmp_path / "py" / "run.json") as f:
+        settings = json.load(f)["settings"]
+    assert settings["precision"] == "bf16" and settings["fold_batch"] == 2
+
+
 def test_a_checkpoint_is_a_model_callable_on_a_batch(tmp_path):
     ds = mer.Dataset.synthetic(subjects=4)
     result = mer.loso(ds, model="ststnet", epochs=2, folds="1", out=str(tmp_path / "run"))
