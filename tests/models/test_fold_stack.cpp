@@ -21,6 +21,7 @@ OptionValues quiet_options(const ModelSpec& spec) {
     given = {{"input", "flow"}, {"fpf", "magnitude"}, {"au", "predicted"}, {"input_size", "32"},
              {"window", "2"}, {"width", "0.125"}, {"embed", "16"}, {"heads", "1,2,4"}, {"depths", "2,2,2"}};
   }
+  if (spec.name == "dere-grl") given["action_sparsity"] = "0.1";  // its auxiliary loss too
   for (const auto& o : spec.options) {
     if (o.name.find("drop") != std::string::npos) given[o.name] = "0";
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "mer/core/error.h"
+#include "mer/models/dere_grl_stack.h"
 #include "mer/models/registry.h"
 #include "mer/models/landmark_groups.h"
 
@@ -320,9 +321,9 @@ MER_MODEL_SPEC(dere_grl) {
   spec.migrate = [](std::map<std::string, std::string>& options, int recorded_version) {
     if (recorded_version < 1 && !options.count("adm_pool")) options["adm_pool"] = "mean";
   };
-  spec.make = [](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
-    DeReGRLOptions options;
-    options.num_classes(num_classes)
+  auto options_of = [](int64_t num_classes, int64_t input_size, const OptionValues& o) {
+    return DeReGRLOptions()
+        .num_classes(num_classes)
         .input_size(input_size)
         .partition(o.text("partition"))
         .centering(o.text("centering"))
@@ -338,7 +339,13 @@ MER_MODEL_SPEC(dere_grl) {
         .dropout(o.number("dropout"))
         .action_sparsity(o.number("action_sparsity"))
         .adm_pool(o.text("adm_pool"));
-    return std::make_shared<DeReGRLImpl>(options);
+  };
+  spec.make = [options_of](int64_t num_classes, int64_t input_size, const OptionValues& o) -> ModelPtr {
+    return std::make_shared<DeReGRLImpl>(options_of(num_classes, input_size, o));
+  };
+  spec.fold_stack = [options_of](int64_t num_classes, int64_t input_size, const OptionValues& o,
+                                 int64_t folds) -> std::shared_ptr<FoldStack> {
+    return std::make_shared<DeReGRLStack>(options_of(num_classes, input_size, o), folds);
   };
   return spec;
 }

@@ -61,6 +61,11 @@ const torch::Tensor& MirroredFoldStack::tensor(const std::string& name) const {
   return it->second;
 }
 
+torch::Tensor MirroredFoldStack::linear(const std::string& name, const torch::Tensor& x) const {
+  const std::string bias = name + ".bias";
+  return stacked::linear(x, tensor(name + ".weight"), has(bias) ? tensor(bias) : torch::Tensor());
+}
+
 void MirroredFoldStack::copy_fold(int64_t fold, ModelImpl& model, bool into_stack) {
   auto parameters = model.named_parameters();
   auto buffers = model.named_buffers();

@@ -82,6 +82,8 @@ class MirroredFoldStack : public FoldStack {
   // The stacked tensor of the model's parameter or buffer `name` ("merge_bn.running_mean").
   const torch::Tensor& tensor(const std::string& name) const;
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  // The model's Linear `name` per fold on x [N, ..., in] (its bias where it has one).
+  torch::Tensor linear(const std::string& name, const torch::Tensor& x) const;
   const std::vector<std::string>& parameter_names() const { return parameter_names_; }
   const std::vector<std::string>& buffer_names() const { return buffer_names_; }
 

@@ -21,10 +21,6 @@ torch::Tensor FRStack::norm(const std::string& name, const torch::Tensor& x, con
                              tensor(name + ".num_batches_tracked"), is_training());
 }
 
-torch::Tensor FRStack::linear(const std::string& name, const torch::Tensor& x) {
-  return stacked::linear(x, tensor(name + ".weight"), tensor(name + ".bias"));
-}
-
 StackedOutput FRStack::forward(const Batch& batch, const FoldRows& rows) {
   const int64_t n = folds(), side = options_.input_size();
   MER_CHECK(batch.flow.dim() == 4 && batch.flow.size(0) == n * rows.width && batch.flow.size(1) == 3 &&

@@ -19,8 +19,6 @@ class FRStack : public MirroredFoldStack {
   FRStack(std::shared_ptr<FRImpl> like, int64_t folds);
   // Per-fold batch norm of the model's BatchNorm2d `name` ("inception.n2") on [B, N * C, ...].
   torch::Tensor norm(const std::string& name, const torch::Tensor& x, const FoldRows& rows);
-  // Per-fold linear layer of the model's Linear `name` on [N, B, in].
-  torch::Tensor linear(const std::string& name, const torch::Tensor& x);
 
   FROptions options_;
   int64_t streams_ = 0;

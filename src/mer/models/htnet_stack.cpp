@@ -26,11 +26,6 @@ torch::Tensor HTNetStack::norm(const std::string& name, const torch::Tensor& x) 
   return y * tensor(name + ".weight").view(shape) + tensor(name + ".bias").view(shape);
 }
 
-torch::Tensor HTNetStack::linear(const std::string& name, const torch::Tensor& x) {
-  const std::string bias = name + ".bias";
-  return stacked::linear(x, tensor(name + ".weight"), has(bias) ? tensor(bias) : torch::Tensor());
-}
-
 torch::Tensor HTNetStack::layer(const std::string& name, const torch::Tensor& x, int64_t heads) {
   const int64_t n = x.size(0), m = x.size(1), t = x.size(2), c = x.size(3);
   const int64_t head_dim = c / heads, inner = heads * head_dim;

@@ -18,8 +18,6 @@ class HTNetStack : public MirroredFoldStack {
   HTNetStack(std::shared_ptr<HTNetImpl> like, int64_t folds);
   // The model's LayerNorm `name` per fold over the last dimension of x [N, ..., C].
   torch::Tensor norm(const std::string& name, const torch::Tensor& x);
-  // The model's Linear `name` per fold on x [N, ..., in].
-  torch::Tensor linear(const std::string& name, const torch::Tensor& x);
   // One transformer layer `name` ("levels.0.layers.1") on tokens [N, M, T, C].
   torch::Tensor layer(const std::string& name, const torch::Tensor& x, int64_t heads);
   // Level `index` on tokens [N, B, H, W, C].
