@@ -123,15 +123,19 @@ torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const 
                        {padding, padding}, {1, 1}, n * groups);
 }
 
-torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,
+torch::Tensor batch_norm(const torch::Tensor& x, const FoldRows& rows,
                          const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var,
                          const torch::Tensor& batches_tracked, bool training, double momentum,
                          double eps) {
   const int64_t n = weight.size(0), c = weight.size(1), b = x.size(0);
   // Every fold has a full batch (no padding): torch's own batch norm over the N * C channels
-  // is exactly each fold's, and much faster than the masked form below.
-  if (!training || mask.min().item<float>() > 0.f) {
+  // is exactly each fold's, and much faster than the masked form below. (Known on the host:
+  // no device synchronisation.)
+  const bool full = std::all_of(rows.counts.begin(), rows.counts.end(),
+                                [&](int64_t count) { return count == rows.width; });
+  const auto& mask = rows.mask;
+  if (!training || full) {
     auto out = torch::batch_norm(x, weight.reshape({-1}), bias.reshape({-1}),
                                  running_mean.view({-1}), running_var.view({-1}), training,
                                  momentum, eps, /*cudnn_enabled=*/true);

@@ -111,10 +111,11 @@ torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const 
 
 // Batch norm with per-fold statistics over the real samples only (as torch's BatchNorm2d
 // in training mode on fold f's batch: biased variance to normalise, unbiased into the
-// running variance). x [B, N * C, H, W]; mask [N, B]; weight, bias, running_mean,
-// running_var [N, C]; batches_tracked [N] int64. Running statistics of folds without a
-// sample in the batch stay as they are. In eval mode (training false) the running statistics normalise.
-torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& mask,
+// running variance). x [B, N * C, H, W]; rows: which of each fold's B rows are real; weight,
+// bias, running_mean, running_var [N, C]; batches_tracked [N] int64. Running statistics of
+// folds without a sample in the batch stay as they are. In eval mode (training false) the
+// running statistics normalise.
+torch::Tensor batch_norm(const torch::Tensor& x, const FoldRows& rows,
                          const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var,
                          const torch::Tensor& batches_tracked, bool training, double momentum = 0.1,

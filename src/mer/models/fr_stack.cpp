@@ -16,7 +16,7 @@ FRStack::FRStack(std::shared_ptr<FRImpl> like, int64_t folds)
       streams_(like->options().streams() == "uvs" ? 3 : 2) {}
 
 torch::Tensor FRStack::norm(const std::string& name, const torch::Tensor& x, const FoldRows& rows) {
-  return stacked::batch_norm(x, rows.mask, tensor(name + ".weight"), tensor(name + ".bias"),
+  return stacked::batch_norm(x, rows, tensor(name + ".weight"), tensor(name + ".bias"),
                              tensor(name + ".running_mean"), tensor(name + ".running_var"),
                              tensor(name + ".num_batches_tracked"), is_training());
 }

@@ -38,7 +38,7 @@ StackedOutput STSTNetStack::forward(const Batch& batch, const FoldRows& rows) {
                 std::to_string(side) + "]");
   auto x = stacked::folds_to_channels(batch.flow, n);  // [B, N * 3, S, S]
   auto y = torch::relu(stacked::conv2d(x, conv_weight_, conv_bias_, /*padding=*/2));
-  y = stacked::batch_norm(y, rows.mask, bn_weight_, bn_bias_, running_mean_, running_var_,
+  y = stacked::batch_norm(y, rows, bn_weight_, bn_bias_, running_mean_, running_var_,
                           batches_tracked_, is_training());
   y = F::max_pool2d(y, F::MaxPool2dFuncOptions(3).stride(3).padding(1));
   y = dropout(y, options_.dropout());
