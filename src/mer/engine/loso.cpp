@@ -383,10 +383,13 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                      (stacked ? "folds stacked in groups of " +
                                     std::to_string(train.fold_batch > 1
                                                        ? std::min<int64_t>(train.fold_batch, queue.size())
-                                                       : static_cast<int64_t>(queue.size()))
+                                                       : static_cast<int64_t>(queue.size())) +
+                                    (models::find_model(train.model).fold_stack
+                                         ? " (batched form)"
+                                         : " (generic stack: each fold's own module in lockstep)")
                               : std::to_string(workers) + " parallel fold(s)") +
-                     ", protocol " +
-                     protocol_name(train.protocol));
+                     (train.precision != "fp32" ? ", precision " + train.precision : std::string()) +
+                     ", protocol " + protocol_name(train.protocol));
   }
   std::atomic<size_t> next{0};
   std::mutex mutex;
