@@ -102,6 +102,14 @@ torch::Tensor dere_template_landmarks(int64_t side) {
   return out;
 }
 
+torch::Tensor dere_sample(const torch::Tensor& map, const torch::Tensor& grid) {
+  return F::grid_sample(map, grid,
+                        F::GridSampleFuncOptions()
+                            .mode(torch::kBilinear)
+                            .padding_mode(torch::kZeros)
+                            .align_corners(false));
+}
+
 DeReGRLImpl::DeReGRLImpl(const DeReGRLOptions& options) : options_(options) {
   options_.validate();
   components_ = face_components(options_.partition());
@@ -209,18 +217,11 @@ Output DeReGRLImpl::forward(const Batch& batch) {
   // Pixel centres -> grid_sample's normalised coordinates (align_corners = false).
   const auto centre = (points * 2.0 + 1.0) / static_cast<double>(side) - 1.0;  // [B, 68, 2]
   const auto patch_grid = centre.unsqueeze(2) + patch_offsets_.view({1, 1, -1, 2});
-  const auto sample = [](const torch::Tensor& map, const torch::Tensor& grid) {
-    return F::grid_sample(map, grid,
-                          F::GridSampleFuncOptions()
-                              .mode(torch::kBilinear)
-                              .padding_mode(torch::kZeros)
-                              .align_corners(false));
-  };
   // [B, 3, 68, P*P] -> [B, 68, 3*P*P]
-  auto features = sample(x, patch_grid).permute({0, 2, 1, 3}).reshape({b, kNodes, -1});
+  auto features = dere_sample(x, patch_grid).permute({0, 2, 1, 3}).reshape({b, kNodes, -1});
   if (cnn1) {
     const auto embedded = torch::relu(cnn2(torch::relu(cnn1(x))));
-    const auto at_nodes = sample(embedded, centre.unsqueeze(2)).squeeze(3).transpose(1, 2);
+    const auto at_nodes = dere_sample(embedded, centre.unsqueeze(2)).squeeze(3).transpose(1, 2);
     features = torch::cat({features, at_nodes}, 2);
   }
   auto h = torch::relu(node_encoder(features));  // [B, 68, D]

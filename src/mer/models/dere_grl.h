@@ -112,6 +112,11 @@ std::vector<FaceComponent> face_components(const std::string& partition);
 // side `side` (pixel centres at integers, as Batch::landmarks).
 torch::Tensor dere_template_landmarks(int64_t side);
 
+// Bilinear samples of `map` [B, K, H, W] at `grid` [B, ..., 2] (grid_sample's normalised
+// coordinates, align_corners false, zeros outside): how DeRe-GRL reads the flow around the
+// landmarks.
+torch::Tensor dere_sample(const torch::Tensor& map, const torch::Tensor& grid);
+
 class DeReGRLImpl : public ModelImpl {
  public:
   explicit DeReGRLImpl(const DeReGRLOptions& options = {});

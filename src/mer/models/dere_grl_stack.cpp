@@ -32,20 +32,13 @@ StackedOutput DeReGRLStack::forward(const Batch& batch, const FoldRows& rows) {
   // Per sample, as DeReGRLImpl::forward: patches of the flow around every landmark.
   const auto centre = (points * 2.0 + 1.0) / static_cast<double>(side) - 1.0;  // [N * W, 68, 2]
   const auto patch_grid = centre.unsqueeze(2) + tensor("patch_offsets")[0].view({1, 1, -1, 2});
-  const auto sample = [](const torch::Tensor& map, const torch::Tensor& grid) {
-    return F::grid_sample(map, grid,
-                          F::GridSampleFuncOptions()
-                              .mode(torch::kBilinear)
-                              .padding_mode(torch::kZeros)
-                              .align_corners(false));
-  };
-  auto features = sample(x, patch_grid).permute({0, 2, 1, 3}).reshape({total, kLandmarks, -1});
+  auto features = dere_sample(x, patch_grid).permute({0, 2, 1, 3}).reshape({total, kLandmarks, -1});
   if (options_.cnn_channels() > 0) {
     auto maps = stacked::folds_to_channels(x, n);  // [W, N * 3, S, S]
     maps = torch::relu(stacked::conv2d(maps, tensor("cnn1.weight"), {}, 1));
     maps = torch::relu(stacked::conv2d(maps, tensor("cnn2.weight"), {}, 1));
     const auto embedded = stacked::channels_to_folds(maps, n).reshape({total, -1, side, side});
-    const auto at_nodes = sample(embedded, centre.unsqueeze(2)).squeeze(3).transpose(1, 2);
+    const auto at_nodes = dere_sample(embedded, centre.unsqueeze(2)).squeeze(3).transpose(1, 2);
     features = torch::cat({features, at_nodes}, 2);
   }
   auto h = torch::relu(linear("node_encoder", features.reshape({n, width, kLandmarks, -1})));  // [N, W, 68, D]
