@@ -7,8 +7,6 @@
 
 namespace mer::models {
 
-namespace F = torch::nn::functional;
-
 DeReGRLStack::DeReGRLStack(const DeReGRLOptions& options, int64_t folds)
     : DeReGRLStack(std::make_shared<DeReGRLImpl>(options), folds) {}
 
