@@ -15,8 +15,10 @@
 #                 defaults, 68 folds trained as one computation (--fold-batch 68; STSTNet's
 #                 batched form, the generic stack for the others), fp32, against fold by fold
 #                 on the same card (--fold-batch 1, on BASELINE_FOLDS folds, scaled to 68),
-#                 each with its UF1 (seeds STACK_SEEDS); then the first model stacked in each
-#                 of STACK_PRECISIONS (default "bf16 tf32") on the same seeds, against fp32.
+#                 each with its UF1 (seeds STACK_SEEDS); CVA+FPF at the published size on
+#                 CASME II stacked in groups of STACK_CVA_GROUP (default 8) against fold by
+#                 fold (when .gpu/casme2-5class.pt is there); then the first model stacked in
+#                 each of STACK_PRECISIONS (default "bf16 tf32") on the same seeds, against fp32.
 # Each CVA+FPF task shares its folds among PROCS processes on the one GPU and trains as many
 # epochs (at most its cap: 100 as published, 20 = mer's default) as fit the time left after
 # a timed 2-epoch probe. Data reaches the machine as dataset caches (`mer cache`):
@@ -177,6 +179,23 @@ if [[ " $TASKS " == *" stack "* ]]; then
         "(x 68 / $baseline = $(( took * 68 / baseline )) s for all folds)"
     [ "$(left)" -lt 60 ] && { log "time budget spent: models after $model not timed"; break; }
   done
+  # CVA+FPF at the published size on CASME II (generic stack, groups of STACK_CVA_GROUP folds:
+  # every fold's activations stay until the group's backward), STACK_CVA_EPOCHS epochs, against
+  # fold by fold on BASELINE_FOLDS folds. Needs .gpu/casme2-5class.pt.
+  if [ -f .gpu/casme2-5class.pt ] && [ "$(left)" -gt 120 ]; then
+    cva_stack=(--data .gpu/casme2-5class.pt --device "$DEVICE" --quiet --model cva-fpf "${size_opts[@]}"
+               --model-opt au=oracle --epochs "${STACK_CVA_EPOCHS:-5}" --seed 1)
+    t=$(date +%s)
+    $mer loso "${cva_stack[@]}" --fold-batch "${STACK_CVA_GROUP:-8}" --out "$WORK/cva-stacked" \
+      > "$WORK/cva-stacked.log" 2>&1
+    log "cva-fpf (published size) stacked in groups of ${STACK_CVA_GROUP:-8}: rc $?, $(( $(date +%s) - t )) s wall"
+    grep -E "mer loso|^  all" "$WORK/cva-stacked.log" | tee -a "$OUT/log.txt"
+    t=$(date +%s)
+    $mer loso "${cva_stack[@]}" --fold-batch 1 --folds "$baseline" --out "$WORK/cva-fold-by-fold" \
+      > "$WORK/cva-fold-by-fold.log" 2>&1
+    rc=$?
+    log "cva-fpf (published size) fold by fold: rc $rc, $baseline folds in $(( $(date +%s) - t )) s wall"
+  fi
   # Mixed precision against fp32 (the stacked runs above), same seeds, the first model.
   model=${STACK_MODELS:-ststnet}; model=${model%% *}
   for precision in ${STACK_PRECISIONS:-bf16 tf32}; do
