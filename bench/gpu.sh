@@ -21,9 +21,8 @@
 #                 each of STACK_PRECISIONS (default "bf16 tf32") on the same seeds, against fp32.
 # Each CVA+FPF task shares its folds among PROCS processes on the one GPU and trains as many
 # epochs (at most its cap: 100 as published, 20 = mer's default) as fit the time left after
-# a timed 2-epoch probe. Data reaches the machine as dataset caches (`mer cache`):
-#   build/mer cache --data ../shared/data/megc2019 --out .gpu/megc2019.pt
-#   build/mer cache --data data/casme2-5class --out .gpu/casme2-5class.pt
+# a timed 2-epoch probe. Data reaches the machine as dataset caches (`mer cache`), and the
+# header-only dependencies as .gpu/deps: bench/gpu_prepare.sh makes all of .gpu here.
 # Licensed data: .gpu/ is ignored by git. Device tool: command "bash bench/gpu.sh" (or
 # "TASKS=cva-megc2019 bash bench/gpu.sh"), carry [".gpu"], timeout_s 600. The runs go to
 # WORK; $OUT receives only log.txt and results.tar.gz (summaries, fold results, logs; no
