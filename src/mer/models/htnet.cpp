@@ -16,12 +16,11 @@ namespace {
 
 constexpr int64_t kAreas = 4;
 
-// Side of the token blocks (the same on every level): G / 2^(L-1).
-int64_t block_side(const HTNetOptions& o) {
+}  // namespace
+
+int64_t htnet_block_side(const HTNetOptions& o) {
   return o.input_size() / o.patch() / (int64_t{1} << (o.hierarchies() - 1));
 }
-
-}  // namespace
 
 void HTNetOptions::validate() const {
   auto fail = [](const std::string& what) { throw ConfigError("htnet: " + what); };
@@ -127,7 +126,7 @@ HTNetImpl::HTNetImpl(const HTNetOptions& options) : options_(options) {
     const int64_t dim = options_.dim() << i, heads = options_.heads() << i;
     const int64_t next_dim = i + 1 < levels_count ? dim * 2 : 0;
     levels->push_back(HTNetLevel(dim, heads, options_.block_repeats()[static_cast<size_t>(i)],
-                                 options_.mlp_mult(), block_side(options_), next_dim));
+                                 options_.mlp_mult(), htnet_block_side(options_), next_dim));
   }
   const int64_t last_dim = options_.dim() << (levels_count - 1);
   head_norm = register_module("head_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({last_dim})));

@@ -78,6 +78,9 @@ struct HTNetOptions {
   void validate() const;
 };
 
+// Side of the token blocks (the same on every level): G / 2^(L-1).
+int64_t htnet_block_side(const HTNetOptions& options);
+
 // The four areas, in mosaic order (top-left, top-right, bottom-left, bottom-right).
 const std::vector<std::string>& htnet_area_names();
 

@@ -45,7 +45,7 @@ torch::Tensor HTNetStack::layer(const std::string& name, const torch::Tensor& x,
 torch::Tensor HTNetStack::level(int64_t index, const torch::Tensor& x) {
   const std::string name = "levels." + std::to_string(index);
   const int64_t n = x.size(0), b = x.size(1), h = x.size(2), w = x.size(3), c = x.size(4);
-  const int64_t t = options_.input_size() / options_.patch() / (int64_t{1} << (options_.hierarchies() - 1));
+  const int64_t t = htnet_block_side(options_);
   const int64_t rows = h / t, cols = w / t;
   // Tokens of each block together: [N, B * blocks, t * t, C].
   auto tokens = x.reshape({n, b, rows, t, cols, t, c})
