@@ -29,6 +29,12 @@ void FROptions::validate() const {
   }
 }
 
+torch::Tensor fr_stream_channels(const FROptions& options) {
+  std::vector<int64_t> channels{data::kFlowU, data::kFlowV};
+  if (options.streams() == "uvs") channels.push_back(data::kFlowStrain);
+  return torch::tensor(channels, torch::kInt64);
+}
+
 torch::Tensor fr_proposal_loss(const torch::Tensor& scores, const torch::Tensor& labels) {
   MER_CHECK(scores.dim() == 2 && labels.dim() == 1 && scores.size(0) == labels.size(0),
             "fr_proposal_loss: scores [B, K] and labels [B]");
@@ -127,10 +133,7 @@ Output FRImpl::forward(const Batch& batch) {
                 batch.flow.size(3) == side,
             "fr expects flow of shape [B, 3, " + std::to_string(side) + ", " +
                 std::to_string(side) + "]");
-  // Streams in the order u, v (, strain), whatever the channel layout of the maps.
-  std::vector<int64_t> channels{data::kFlowU, data::kFlowV};
-  if (options_.streams() == "uvs") channels.push_back(data::kFlowStrain);
-  const auto x = batch.flow.index_select(1, torch::tensor(channels, torch::kInt64).to(batch.flow.device())) / 255.0;
+  const auto x = batch.flow.index_select(1, fr_stream_channels(options_).to(batch.flow.device())) / 255.0;
   auto shared = torch::relu(merge_bn(merge(inception(x))));
 
   const int64_t classes = options_.num_classes();

@@ -57,6 +57,10 @@ struct FROptions {
 
 // Proposal loss of FR: sum over classes k of mean-over-batch binary cross-entropy between the
 // proposal logits scores[:, k] and the one-vs-rest target (labels == k).
+// The flow channels FR's streams read, in the order u, v (, strain), whatever the channel
+// layout of the maps: [streams] int64 for index_select.
+torch::Tensor fr_stream_channels(const FROptions& options);
+
 // scores [B, K] float, labels [B] int64 in 0..K-1 -> scalar.
 torch::Tensor fr_proposal_loss(const torch::Tensor& scores, const torch::Tensor& labels);
 

@@ -28,11 +28,7 @@ StackedOutput FRStack::forward(const Batch& batch, const FoldRows& rows) {
             "fr stack expects flow of shape [N * W, 3, " + std::to_string(side) + ", " +
                 std::to_string(side) + "]");
   const int64_t width = rows.width;
-  // Streams in the order u, v (, strain), as FRImpl::forward takes them.
-  std::vector<int64_t> channels{data::kFlowU, data::kFlowV};
-  if (streams_ == 3) channels.push_back(data::kFlowStrain);
-  const auto input = batch.flow.index_select(
-                         1, torch::tensor(channels, torch::kInt64).to(batch.flow.device())) / 255.0;
+  const auto input = batch.flow.index_select(1, fr_stream_channels(options_).to(batch.flow.device())) / 255.0;
   const auto x = stacked::folds_to_channels(input, n);  // [W, N * streams, S, S]
 
   // Inception: each fold's four branches, concatenated per fold (branch-major, as the model).
