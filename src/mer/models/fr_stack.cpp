@@ -1,7 +1,6 @@
 #include "mer/models/fr_stack.h"
 
 #include "mer/core/error.h"
-#include "mer/data/dataset.h"
 
 namespace mer::models {
 
