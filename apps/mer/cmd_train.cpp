@@ -49,7 +49,7 @@ TrainCommand::TrainCommand(CLI::App& app) {
   add_synth_options(c, synth_, "Synthetic data (when no --data)");
   for (const char* flag : {"--model", "--model-opt", "--seed", "--class-weights", "--backend",
                            "--device", "--lr", "--batch-size", "--optimizer", "--weight-decay",
-                           "--lr-decay", "--momentum", "--epochs", "--precision"}) {
+                           "--lr-decay", "--momentum", "--epochs", "--precision", "--augment"}) {
     c->get_option(flag)->excludes("--like-run");
   }
   c->footer(

@@ -1,6 +1,7 @@
 #include "command.h"
 
 #include "mer/core/error.h"
+#include "mer/engine/augment.h"
 #include "mer/models/registry.h"
 
 #include <algorithm>
@@ -100,6 +101,11 @@ void add_optimiser_options(CLI::App* cmd, engine::TrainOptions& train,
   cmd->add_option("--class-weights", train.class_weights,
                   "none, or balanced (inverse class frequency of each training set)")
       ->capture_default_str()->check(CLI::IsMember({"none", "balanced"}))->group(group);
+  cmd->add_option("--augment", train.augment,
+                  "none, or flip: each training sample mirrored left-right with probability 1/2 "
+                  "every epoch (flow flipped with u negated, landmarks and crops mirrored); "
+                  "predictions are never augmented")
+      ->capture_default_str()->check(CLI::IsMember(engine::augment_names()))->group(group);
   cmd->add_option("--model-opt", model_opts,
                   "model-specific option key=value (repeatable; see `mer models MODEL`)")
       ->group(group);

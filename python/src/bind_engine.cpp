@@ -70,7 +70,7 @@ py::dict loso(const py::object& data, const std::string& model, const py::dict& 
               const std::string& protocol, const std::string& class_weights,
               std::optional<double> val_fraction, std::optional<int64_t> patience,
               const std::string& backend, const std::string& device, int64_t fold_batch,
-              const std::string& precision, const std::string& folds, int64_t threads, const py::object& progress, bool quiet) {
+              const std::string& precision, const std::string& augment, const std::string& folds, int64_t threads, const py::object& progress, bool quiet) {
   engine::TrainOptions train;
   train.model = model;
   train.model_options = option_texts(model_options);
@@ -81,6 +81,7 @@ py::dict loso(const py::object& data, const std::string& model, const py::dict& 
   train.device = device;
   train.fold_batch = fold_batch;
   train.precision = precision;
+  train.augment = augment;
   if (train.protocol != engine::Protocol::kInnerVal && (val_fraction || patience)) {
     throw ConfigError("val_fraction and patience apply to protocol=\"inner-val\" only");
   }
@@ -210,7 +211,8 @@ void bind_engine(py::module_& m) {
         py::arg("momentum") = py::none(), py::arg("seed") = 1, py::arg("protocol") = "honest",
         py::arg("class_weights") = "none", py::arg("val_fraction") = py::none(),
         py::arg("patience") = py::none(), py::arg("backend") = "auto",
-        py::arg("device") = "cpu", py::arg("fold_batch") = 0, py::arg("precision") = "fp32", py::arg("folds") = "",
+        py::arg("device") = "cpu", py::arg("fold_batch") = 0, py::arg("precision") = "fp32",
+        py::arg("augment") = "none", py::arg("folds") = "",
         py::arg("threads") = 0,
         py::arg("progress") = py::none(), py::arg("quiet") = true,
         R"(Leave-one-subject-out training and testing, as `mer loso` does it.
@@ -221,7 +223,8 @@ run is written to `out` (default: the folder `mer loso` would pick) and resumes 
 finished folds there. fold_batch: folds trained as one computation (`mer loso --fold-batch`;
 0 = all at once on cuda where the model has a batched stacked form, else fold by fold;
 N > 1: groups of N, every model). precision: "fp32", "tf32" (cuda) or "bf16" (mixed
-precision), as `mer loso --precision`.
+precision), as `mer loso --precision`. augment: "none" or "flip" (training samples
+mirrored left-right at random), as `mer loso --augment`.
 progress(event) is called with {"done", "total", "status", "message"}.
 Returns {"summary": summary.json as a dict, "predictions": per-sample columns
 (pandas.DataFrame(...)), "out": the run folder, "failures": [...], "resumed": n}.)");

@@ -93,6 +93,18 @@ def test_loso_trains_a_generic_stack_in_mixed_precision_as_the_cli_does(tmp_path
     assert settings["precision"] == "bf16" and settings["fold_batch"] == 2
 
 
+def test_loso_mirrors_training_samples_as_the_cli_does(tmp_path):
+    args = dict(model="dere-grl", epochs=2, folds="2", augment="flip")
+    result = mer.loso(mer.Dataset.synthetic(subjects=4), out=str(tmp_path / "py"), **args)
+    cli = cli_loso(tmp_path / "cli", "--synth-subjects", "4", "--model", "dere-grl", "--epochs",
+                   "2", "--folds", "2", "--augment", "flip")
+    assert result["summary"]["confusion"] == cli["confusion"]
+    assert result["summary"]["uf1"] == cli["uf1"]
+    assert result["summary"]["training"]["augment"] == "flip"
+    with pytest.raises(mer.ConfigError, match="augment"):
+        mer.loso(mer.Dataset.synthetic(subjects=4), out=str(tmp_path / "bad"), augment="rotate")
+
+
 def test_a_checkpoint_is_a_model_callable_on_a_batch(tmp_path):
     ds = mer.Dataset.synthetic(subjects=4)
     result = mer.loso(ds, model="ststnet", epochs=2, folds="1", out=str(tmp_path / "run"))

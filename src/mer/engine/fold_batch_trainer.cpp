@@ -8,6 +8,7 @@
 #include "mer/core/error.h"
 #include "mer/core/rng.h"
 #include "mer/engine/batch_source.h"
+#include "mer/engine/augment.h"
 #include "mer/engine/precision.h"
 #include "mer/engine/stacked_optimizer.h"
 #include "mer/engine/training_parts.h"
@@ -109,7 +110,7 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
 
   // Each fold starts from exactly the weights its fold-by-fold training would (same seeds).
   models.assign(n, nullptr);
-  std::vector<SplitMix64> shuffle_rngs;
+  std::vector<SplitMix64> shuffle_rngs, augment_rngs;
   std::vector<EpochSelector> selectors;
   std::vector<FoldOutcome> outcomes(n);
   std::vector<float> class_weights;
@@ -121,6 +122,7 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
     models[f] = make_seeded_model(options_, dataset_, derive_seed(options_.seed, base));
     stack->load_fold(f, *models[f]);
     shuffle_rngs.emplace_back(derive_seed(options_.seed, base + 1));
+    augment_rngs.emplace_back(augment_seed(options_.seed, fold.index));
     selectors.emplace_back(dataset_, fold, options_);
     outcomes[f].key = fold.key;
     outcomes[f].samples = fold.test;
@@ -172,7 +174,16 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
         active[f] = to > from;
       }
       const auto step = make_step(rows, folds, device);
-      const auto input = source.gather(step.indices, /*with_labels=*/true);
+      auto input = source.gather(step.indices, /*with_labels=*/true);
+      if (options_.augment == "flip") {
+        // Each fold mirrors its real rows with its own stream, as it would trained alone.
+        auto flips = torch::zeros({n * step.rows.width}, torch::kBool);
+        for (int64_t f = 0; f < n; ++f) {
+          const auto count = static_cast<int64_t>(rows[f].size());
+          if (count > 0) flips.narrow(0, f * step.rows.width, count).copy_(draw_flips(augment_rngs[f], count));
+        }
+        mirror_samples(input, flips);
+      }
       models::StackedOutput output;
       {
         AutocastScope autocast(options_.precision, device);

@@ -80,6 +80,7 @@ nlohmann::json run_settings(const TrainOptions& o, const std::string& backend,
     j["fold_batch"] = o.fold_batch > 1 ? nlohmann::json(o.fold_batch) : nlohmann::json("all");
   }
   if (o.precision != "fp32") j["precision"] = o.precision;  // absent in fp32: older runs resume
+  if (o.augment != "none") j["augment"] = o.augment;        // absent without: older runs resume
   // Absent for subject folds, so that runs recorded before grouping existed resume.
   if (o.group_by != Grouping::kSubject) j["group_by"] = grouping_name(o.group_by);
   return j;
@@ -121,7 +122,7 @@ void check_or_write_settings(const fs::path& out, const nlohmann::json& settings
     // constant learning rate): a run with one recorded is another run.
     for (const auto& [key, default_text] : std::vector<std::pair<std::string, std::string>>{
              {"group_by", "\"subject\""}, {"fold_batch", "1"}, {"lr_decay", "1"},
-             {"precision", "\"fp32\""}}) {
+             {"precision", "\"fp32\""}, {"augment", "\"none\""}}) {
       if (previous.contains(key) && !settings.contains(key)) {
         diff += (diff.empty() ? "" : ", ") + key + " " + previous[key].dump() + " -> " + default_text;
       }
@@ -389,6 +390,7 @@ LosoResult run_loso(const data::Dataset& dataset, const LosoOptions& options,
                                          : " (generic stack: each fold's own module in lockstep)")
                               : std::to_string(workers) + " parallel fold(s)") +
                      (train.precision != "fp32" ? ", precision " + train.precision : std::string()) +
+                     (train.augment != "none" ? ", augment " + train.augment : std::string()) +
                      ", protocol " + protocol_name(train.protocol));
   }
   std::atomic<size_t> next{0};

@@ -153,6 +153,7 @@ nlohmann::json make_summary(const std::vector<FoldOutcome>& outcomes, const data
   };
   if (o.lr_decay != 1.0) summary["training"]["lr_decay"] = o.lr_decay;
   summary["training"]["precision"] = o.precision;
+  summary["training"]["augment"] = o.augment;
   if (o.protocol == Protocol::kInnerVal) {
     summary["training"]["val_fraction"] = o.validation_fraction;
     summary["training"]["patience"] = o.patience;

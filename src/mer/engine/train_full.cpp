@@ -162,6 +162,7 @@ TrainOptions training_options_of_run(const std::string& run_dir, std::string* no
     o.class_weights = s.value("class_weights", std::string("none"));
     o.device = s.value("device", std::string("cpu"));
     o.precision = s.value("precision", std::string("fp32"));
+    o.augment = s.value("augment", std::string("none"));
     const std::string backend = s.value("backend", std::string("auto"));
     o.backend = backend;
     const std::string protocol = s.value("protocol", std::string("honest"));

@@ -6,6 +6,7 @@
 
 #include "mer/core/error.h"
 #include "mer/core/rng.h"
+#include "mer/engine/augment.h"
 #include "mer/engine/batch_source.h"
 #include "mer/engine/precision.h"
 #include "mer/engine/training_parts.h"
@@ -83,6 +84,11 @@ void TrainOptions::validate() const {
     throw ConfigError("--precision " + precision + " trains the model's LibTorch module: it "
                       "cannot use --backend fused (use --backend auto or torch)");
   }
+  check_augment(augment);
+  if (augment != "none" && backend == "fused") {
+    throw ConfigError("--augment " + augment + " trains the model's LibTorch module: it cannot "
+                      "use --backend fused (use --backend auto or torch)");
+  }
   if (fold_batch < 0) throw ConfigError("--fold-batch must be >= 0 (0 = auto, 1 = fold by fold)");
   if (fold_batch > 1 && backend == "fused") {
     throw ConfigError("--fold-batch trains the models' stacked LibTorch form: it cannot use "
@@ -104,7 +110,9 @@ bool stacks_folds(const TrainOptions& options) {
 
 std::string resolve_backend(const TrainOptions& options) {
   if (options.backend != "auto") return options.backend;
-  if (stacks_folds(options) || options.precision != "fp32") return "torch";
+  if (stacks_folds(options) || options.precision != "fp32" || options.augment != "none") {
+    return "torch";
+  }
   return models::find_model(options.model).fused_cpu_kernel && options.device == "cpu" ? "fused"
                                                                                        : "torch";
 }
@@ -237,12 +245,14 @@ class FusedBackend : public Backend {
 class TorchBackend : public Backend {
  public:
   TorchBackend(const data::Dataset& dataset, models::ModelPtr model, const TrainOptions& options,
-               const std::vector<float>& class_weights)
+               const std::vector<float>& class_weights, uint64_t augment_seed)
       : model_(std::move(model)),
         device_(options.device),
         precision_(options.precision),
         batch_size_(options.batch_size),
         lr_decay_(options.lr_decay),
+        mirror_(options.augment == "flip"),
+        augment_rng_(augment_seed),
         source_(dataset, device_) {
     model_->to(device_);
     apply_precision(precision_);
@@ -258,7 +268,8 @@ class TorchBackend : public Backend {
     auto all = torch::tensor(order, torch::kInt64).to(device_);
     for (int64_t start = 0; start < all.size(0); start += batch_size_) {
       auto idx = all.slice(0, start, std::min<int64_t>(start + batch_size_, all.size(0)));
-      const auto batch = source_.gather(idx, /*with_labels=*/true);
+      auto batch = source_.gather(idx, /*with_labels=*/true);
+      if (mirror_) mirror_samples(batch, draw_flips(augment_rng_, idx.size(0)));
       models::Output out;
       {
         AutocastScope autocast(precision_, device_);
@@ -303,6 +314,8 @@ class TorchBackend : public Backend {
   std::string precision_;
   int64_t batch_size_;
   double lr_decay_;
+  bool mirror_;              // --augment flip
+  SplitMix64 augment_rng_;  // which training samples are mirrored
   BatchSource source_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   torch::Tensor weights_;
@@ -333,7 +346,8 @@ FoldOutcome FoldTrainer::run(const Fold& fold, models::ModelPtr& model,
     // concurrently and still give the same results whatever the thread count.
     if (options_.device == "cpu") model->set_generator(models::make_cpu_generator(dropout_seed));
     torch::manual_seed(dropout_seed);
-    backend = std::make_unique<TorchBackend>(dataset_, model, options_, weights);
+    backend = std::make_unique<TorchBackend>(dataset_, model, options_, weights,
+                                             augment_seed(options_.seed, fold.index));
   }
 
   FoldOutcome outcome;

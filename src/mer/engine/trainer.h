@@ -52,6 +52,9 @@ struct TrainOptions {
   // fp32 | tf32 (cuda) | bf16 mixed precision (engine/precision.h); not fp32 trains the
   // LibTorch module (no fused kernel).
   std::string precision = "fp32";
+  // Training-sample augmentation (engine/augment.h): none | flip (left-right mirroring);
+  // not none trains the LibTorch module (no fused kernel).
+  std::string augment = "none";
   void validate() const;         // throws ConfigError
 };
 

@@ -63,6 +63,10 @@ std::string training_value(const std::string& item, const std::string& name, con
     if (text != "none" && text != "balanced") return fail("must be none or balanced");
     return text;
   }
+  if (name == "augment") {
+    if (text != "none" && text != "flip") return fail("must be none or flip");
+    return text;
+  }
   const double value = parse_number(item, text);
   if (name == "epochs" || name == "batch_size") {
     if (value != std::floor(value) || value < 1 || value > 1e6) return fail("must be an integer >= 1");
@@ -89,6 +93,7 @@ void apply_setting(TrainOptions& o, const SearchDimension& dimension, const std:
   else if (n == "lr_decay") o.lr_decay = std::stod(value);
   else if (n == "momentum") o.momentum = std::stod(value);
   else if (n == "class_weights") o.class_weights = value;
+  else if (n == "augment") o.augment = value;
 }
 
 // The candidates' grid indices: every one (grid) or `budget` distinct ones (random).
@@ -132,7 +137,8 @@ nlohmann::json training_json(const TrainOptions& o) {
   nlohmann::json j = {{"epochs", o.epochs},           {"lr", o.lr},
                       {"batch_size", o.batch_size},   {"optimizer", o.optimizer},
                       {"weight_decay", o.weight_decay}, {"lr_decay", o.lr_decay},
-                      {"class_weights", o.class_weights}, {"seed", o.seed},
+                      {"class_weights", o.class_weights}, {"augment", o.augment},
+                      {"seed", o.seed},
                       {"protocol", protocol_name(o.protocol)},
                       {"group_by", grouping_name(o.group_by)},
                       {"model_options", o.model_options}};
@@ -159,6 +165,7 @@ std::string loso_command(const TrainOptions& o, const TuneOptions& options) {
   if (o.lr_decay != 1.0) c << " --lr-decay " << number_text(o.lr_decay);
   if (o.optimizer == "sgd") c << " --momentum " << number_text(o.momentum);
   if (o.class_weights != "none") c << " --class-weights " << o.class_weights;
+  if (o.augment != "none") c << " --augment " << o.augment;
   if (o.protocol == Protocol::kInnerVal) {
     c << " --val-fraction " << number_text(o.validation_fraction) << " --patience " << o.patience;
   }
@@ -172,7 +179,7 @@ std::string loso_command(const TrainOptions& o, const TuneOptions& options) {
 const std::vector<std::string>& searchable_training_settings() {
   static const std::vector<std::string> names = {"epochs",       "lr",       "batch_size",
                                                  "optimizer",    "weight_decay", "lr_decay",
-                                                 "momentum",     "class_weights"};
+                                                 "momentum",     "class_weights", "augment"};
   return names;
 }
 

@@ -32,7 +32,7 @@ struct SearchDimension {
 
 // The training settings a space may search (TrainOptions fields, as `mer loso` names them
 // without the dashes): epochs, lr, batch_size, optimizer, weight_decay, lr_decay, momentum,
-// class_weights.
+// class_weights, augment.
 const std::vector<std::string>& searchable_training_settings();
 
 // "name=v1,v2,..." (an integer-list option: "name=8,16;16,32") -> a dimension, validated against the training settings' ranges and the
