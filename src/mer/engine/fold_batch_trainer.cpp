@@ -7,8 +7,8 @@
 
 #include "mer/core/error.h"
 #include "mer/core/rng.h"
-#include "mer/engine/batch_source.h"
 #include "mer/engine/augment.h"
+#include "mer/engine/batch_source.h"
 #include "mer/engine/precision.h"
 #include "mer/engine/stacked_optimizer.h"
 #include "mer/engine/training_parts.h"
@@ -180,7 +180,8 @@ std::vector<FoldOutcome> FoldBatchTrainer::run(const std::vector<Fold>& folds,
         auto flips = torch::zeros({n * step.rows.width}, torch::kBool);
         for (int64_t f = 0; f < n; ++f) {
           const auto count = static_cast<int64_t>(rows[f].size());
-          if (count > 0) flips.narrow(0, f * step.rows.width, count).copy_(draw_flips(augment_rngs[f], count));
+          if (count == 0) continue;
+          flips.narrow(0, f * step.rows.width, count).copy_(draw_flips(augment_rngs[f], count));
         }
         mirror_samples(input, flips);
       }

@@ -314,7 +314,7 @@ class TorchBackend : public Backend {
   std::string precision_;
   int64_t batch_size_;
   double lr_decay_;
-  bool mirror_;              // --augment flip
+  bool mirror_;             // --augment flip
   SplitMix64 augment_rng_;  // which training samples are mirrored
   BatchSource source_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
