@@ -47,7 +47,9 @@ const std::array<int64_t, 68>& mirrored_landmark_order() {
 void mirror_samples(models::Batch& batch, const torch::Tensor& flip) {
   MER_CHECK(flip.dim() == 1 && flip.size(0) == batch.flow.size(0),
             "mirror_samples: one flip flag per sample expected");
-  const auto where4 = flip.to(batch.flow.device()).view({-1, 1, 1, 1});
+  // A batch's tensors share one device (BatchSource).
+  const auto chosen = flip.to(batch.flow.device());
+  const auto where4 = chosen.view({-1, 1, 1, 1});
   const auto mirrored = batch.flow.flip({3});  // a new tensor: the batch's stays as it is
   auto u = mirrored.select(1, data::kFlowU);
   u.copy_(u.amin({1, 2}, true) + u.amax({1, 2}, true) - u);
@@ -56,16 +58,14 @@ void mirror_samples(models::Batch& batch, const torch::Tensor& flip) {
     const auto& order = mirrored_landmark_order();
     const auto index =
         torch::tensor(std::vector<int64_t>(order.begin(), order.end()), torch::kInt64)
-            .to(batch.landmarks.device());
+            .to(chosen.device());
     auto points = batch.landmarks.index_select(1, index);
     const double right_edge = static_cast<double>(batch.flow.size(3) - 1);
     points = torch::stack({right_edge - points.select(2, 0), points.select(2, 1)}, 2);
-    batch.landmarks =
-        torch::where(flip.to(points.device()).view({-1, 1, 1}), points, batch.landmarks);
+    batch.landmarks = torch::where(chosen.view({-1, 1, 1}), points, batch.landmarks);
   }
   for (auto* crop : {&batch.face, &batch.onset}) {
-    if (crop->defined())
-      *crop = torch::where(flip.to(crop->device()).view({-1, 1, 1, 1}), crop->flip({3}), *crop);
+    if (crop->defined()) *crop = torch::where(where4, crop->flip({3}), *crop);
   }
 }
 
