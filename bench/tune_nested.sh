@@ -50,19 +50,9 @@ esac
 
 finished() { [ -f "$1/summary.json" ] && grep -q '"complete": true' "$1/summary.json"; }
 
-# The chosen settings of a tune.json as `mer loso` flags.
+# The chosen settings of a tune.json as `mer loso` flags (tune.json spells them out).
 chosen_flags() {  # tune.json
-  python3 - "$1" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-training = {"epochs", "lr", "batch_size", "optimizer", "weight_decay", "lr_decay", "momentum",
-            "class_weights"}
-flags = []
-for name, value in t["chosen"]["settings"].items():
-    if name in training: flags += ["--" + name.replace("_", "-"), value]
-    else: flags += ["--model-opt", f"{name}={value}"]
-print(" ".join(flags))
-PY
+  python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["chosen"]["flags"]))' "$1"
 }
 
 keys=$("$mer" loso --model "$model" --data "$data" --list-folds "${extra[@]}" 2>/dev/null | grep / || true)

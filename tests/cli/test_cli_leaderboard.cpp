@@ -106,6 +106,11 @@ TEST(CliLeaderboard, TuneWritesEveryCandidateAndALosoLineThatRuns) {
   const auto line = json["loso_command"].get<std::string>();
   EXPECT_NE(r.output.find(line), std::string::npos) << r.output;
   ASSERT_EQ(line.rfind("mer loso ", 0), 0u) << line;
+  const auto flags = json["chosen"]["flags"].get<std::vector<std::string>>();
+  ASSERT_EQ(flags.size(), 4u);  // the searched settings alone, for scripts' own commands
+  for (size_t f = 0; f < flags.size(); f += 2) {
+    EXPECT_NE(line.find(flags[f] + " " + flags[f + 1]), std::string::npos) << line;
+  }
   r = mer(line.substr(4) + " --quiet --out " + (dir / "loso").string());
   ASSERT_EQ(r.code, 0) << line << "\n" << r.output;
   const auto summary = read_json(dir / "loso" / "summary.json");

@@ -78,6 +78,11 @@ TEST(Tune, TestSubjectsNeverReachTheSearch) {
   EXPECT_NE(a.loso_command.find("--folds 2"), std::string::npos) << a.loso_command;
   EXPECT_NE(a.loso_command.find("--model-opt dropout=" + a.candidates[a.chosen].settings.at("dropout")),
             std::string::npos) << a.loso_command;
+  // ... and its chosen values as flags, in the order of the space.
+  const auto& settings = a.candidates[a.chosen].settings;
+  EXPECT_EQ(a.chosen_flags, (std::vector<std::string>{"--lr", settings.at("lr"), "--model-opt",
+                                                      "dropout=" + settings.at("dropout")}));
+  EXPECT_EQ(a.json["chosen"]["flags"], nlohmann::json(a.chosen_flags));
   const auto table = format_tune_table(a);
   EXPECT_NE(table.find("mer loso"), std::string::npos) << table;
 }

@@ -451,6 +451,16 @@ TuneResult run_tune(const data::Dataset& dataset, const TuneOptions& options) {
     apply_setting(result.chosen_options, d, result.candidates[result.chosen].settings.at(d.name));
   }
   result.loso_command = loso_command(result.chosen_options, options);
+  for (const auto& d : options.space) {
+    const auto& value = result.candidates[result.chosen].settings.at(d.name);
+    if (d.model_option) {
+      result.chosen_flags.insert(result.chosen_flags.end(), {"--model-opt", d.name + "=" + value});
+    } else {
+      auto flag = "--" + d.name;
+      std::replace(flag.begin(), flag.end(), '_', '-');  // batch_size as the flag spells it
+      result.chosen_flags.insert(result.chosen_flags.end(), {flag, value});
+    }
+  }
 
   nlohmann::json candidates = nlohmann::json::array();
   for (size_t c = 0; c < result.candidates.size(); ++c) {
@@ -494,6 +504,7 @@ TuneResult run_tune(const data::Dataset& dataset, const TuneOptions& options) {
       {"candidates", candidates},
       {"chosen", {{"index", result.chosen + 1},
                   {"settings", chosen.settings},
+                  {"flags", result.chosen_flags},
                   {"uf1", chosen.metrics.uf1},
                   {"uar", chosen.metrics.uar},
                   {"training", training_json(result.chosen_options)}}},

@@ -73,6 +73,9 @@ struct TuneResult {
   std::vector<std::string> test_folds;    // the outer test fold keys (never seen)
   std::vector<std::string> development_subjects;
   std::string loso_command;  // `mer loso ...` with the chosen settings on the test folds
+  // The searched settings' chosen values as `mer loso` arguments ("--lr", "1e-3", "--model-opt",
+  // "dropout=0.5"), for scripts that add them to their own command.
+  std::vector<std::string> chosen_flags;
   nlohmann::json json;       // what write_tune_json writes
 };
 
