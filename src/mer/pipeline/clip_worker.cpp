@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -11,6 +10,7 @@
 #include "mer/core/atomic_file.h"
 #include "mer/core/csv.h"
 #include "mer/core/error.h"
+#include "mer/core/json_file.h"
 #include "mer/face/image_io.h"
 #include "mer/face/occlusion.h"
 #include "mer/face/video_io.h"
@@ -74,16 +74,6 @@ struct ClipFiles {
 
 }  // namespace
 
-std::optional<json> read_json_file(const fs::path& path) {
-  if (!fs::is_regular_file(path)) return std::nullopt;
-  try {
-    std::ifstream in(path);
-    return json::parse(in);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 ClipWorker::ClipWorker(const PrepareOptions& options, const fs::path& out,
                        const face::ClipPreprocessor& prototype, const std::string& parameters_hash)
     : options_(options), out_(out), preprocessor_(prototype), hash_(parameters_hash) {}
@@ -99,7 +89,7 @@ ClipOutcome ClipWorker::skipped(const ClipJob& job, std::string reason, std::str
 
 bool ClipWorker::reuse(const std::string& key, const json& inputs, ClipOutcome& o) const {
   const ClipFiles files(key);
-  auto previous = read_json_file(out_ / files.record);
+  auto previous = read_json_if_valid(out_ / files.record);
   if (!previous) return false;
   const bool same = previous->value("version", 0) == kPrepareCacheVersion &&
                     previous->value("parameters_hash", "") == hash_ &&

@@ -59,7 +59,4 @@ class ClipWorker {
   std::string hash_;
 };
 
-// A JSON file's content, or nullopt when it is missing or does not parse.
-std::optional<nlohmann::json> read_json_file(const std::filesystem::path& path);
-
 }  // namespace mer::pipeline

@@ -18,6 +18,7 @@
 #include "mer/core/atomic_file.h"
 #include "mer/core/csv.h"
 #include "mer/core/error.h"
+#include "mer/core/json_file.h"
 #include "mer/core/progress.h"
 #include "mer/core/version.h"
 #include "mer/pipeline/clip_worker.h"
@@ -138,7 +139,7 @@ void check_out_dir(const fs::path& out, std::optional<json>& manifest) {
     }
     return;
   }
-  manifest = read_json_file(file);
+  manifest = read_json_if_valid(file);
   if (!manifest || manifest->value("format", "") != kPreparedFormat) {
     throw ConfigError(file.string() + ": unreadable or not a mer prepare manifest; choose "
                       "another --out or remove the folder");
