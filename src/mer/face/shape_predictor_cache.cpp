@@ -21,7 +21,10 @@ namespace fs = std::filesystem;
 
 namespace mer::face {
 
-namespace {
+// Named rather than anonymous: Layout, declared in the header, holds these types (an
+// anonymous namespace's types in a class with external linkage draw -Wsubobject-linkage in
+// unity builds).
+namespace predictor_cache_detail {
 
 // dlib::shape_predictor keeps its arrays private and offers only its portable (slow) format.
 // An explicit template instantiation may name private members ([temp.spec.general]/6); this
@@ -180,7 +183,9 @@ class Reader {
   bool failed_ = false;
 };
 
-}  // namespace
+}  // namespace predictor_cache_detail
+
+using namespace predictor_cache_detail;
 
 struct MappedShapePredictor::Layout {
   MappedFile file;

@@ -116,7 +116,9 @@ void fill_dropout_scale(FastRng& rng, float p, float* out, int64_t n) {
 // The kernels' argument structs and entry points (ststnet_fused_kernels.h).
 using namespace fused;
 
-namespace {
+// Named rather than anonymous: Impl, declared in the header, holds these types (an anonymous
+// namespace's types in a class with external linkage draw -Wsubobject-linkage in unity builds).
+namespace trainer_storage {
 
 template <typename T>
 class AlignedBuffer {
@@ -163,7 +165,9 @@ float* grad_data(torch::Tensor& param) {
   return grad.data_ptr<float>();
 }
 
-}  // namespace
+}  // namespace trainer_storage
+
+using namespace trainer_storage;
 
 // ---------------------------------------------------------------------------------------------
 // Trainer
