@@ -52,7 +52,13 @@ finished() { [ -f "$1/summary.json" ] && grep -q '"complete": true' "$1/summary.
 
 # The chosen settings of a tune.json as `mer loso` flags (tune.json spells them out).
 chosen_flags() {  # tune.json
-  python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["chosen"]["flags"]))' "$1"
+  python3 - "$1" <<'PY'
+import json, sys
+chosen = json.load(open(sys.argv[1]))["chosen"]
+if "flags" not in chosen:
+    sys.exit(f"{sys.argv[1]}: written by an older mer (no chosen.flags); remove it to search again")
+print(" ".join(chosen["flags"]))
+PY
 }
 
 keys=$("$mer" loso --model "$model" --data "$data" --list-folds "${extra[@]}" 2>/dev/null | grep / || true)
@@ -69,7 +75,8 @@ for seed in $seeds; do
           "${extra[@]}" --out "$tune" > /dev/null
       echo "$tune: $((SECONDS - start)) s" | tee -a "$out/times.txt"
     fi
-    read -r -a flags <<< "$(chosen_flags "$tune")"
+    chosen=$(chosen_flags "$tune")  # an assignment, so that a failure stops the script
+    read -r -a flags <<< "$chosen"
     subjects=$(echo "$keys" | grep "^$db/" | paste -sd, -)
     for kind in loso lodo; do
       dir=$out/$model-$kind-s$seed-$db
