@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 namespace mer::report {
 
 using namespace drawing;
+using namespace panels;
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include "mer/report/drawing.h"
 
-namespace mer::report {
+namespace mer::report::panels {
 
 using namespace drawing;
 
@@ -164,4 +164,4 @@ cv::Mat box_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points, c
   return with_colour_bar(blended, 0.0, top, unit);
 }
 
-}  // namespace mer::report
+}  // namespace mer::report::panels

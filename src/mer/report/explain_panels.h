@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace mer::report {
+namespace mer::report::panels {
 
 // The colour scale of a map: maps whose values all lie in 0..1 (attention, probabilities)
 // keep that absolute scale so that panels compare; others span their own min..max.
@@ -50,4 +50,4 @@ cv::Mat component_panel(const cv::Mat& face, const std::vector<cv::Point2f>& poi
 cv::Mat box_panel(const cv::Mat& face, const std::vector<cv::Point2f>& points, const cv::Mat& boxes,
                   const cv::Mat& values, float scale, int side, double alpha, const std::string& unit);
 
-}  // namespace mer::report
+}  // namespace mer::report::panels
