@@ -448,11 +448,8 @@ TuneResult run_tune(const data::Dataset& dataset, const TuneOptions& options) {
   }
   result.chosen_options = options.train;
   for (const auto& d : options.space) {
-    apply_setting(result.chosen_options, d, result.candidates[result.chosen].settings.at(d.name));
-  }
-  result.loso_command = loso_command(result.chosen_options, options);
-  for (const auto& d : options.space) {
     const auto& value = result.candidates[result.chosen].settings.at(d.name);
+    apply_setting(result.chosen_options, d, value);
     if (d.model_option) {
       result.chosen_flags.insert(result.chosen_flags.end(), {"--model-opt", d.name + "=" + value});
     } else {
@@ -461,6 +458,7 @@ TuneResult run_tune(const data::Dataset& dataset, const TuneOptions& options) {
       result.chosen_flags.insert(result.chosen_flags.end(), {flag, value});
     }
   }
+  result.loso_command = loso_command(result.chosen_options, options);
 
   nlohmann::json candidates = nlohmann::json::array();
   for (size_t c = 0; c < result.candidates.size(); ++c) {
