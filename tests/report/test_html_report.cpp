@@ -192,6 +192,42 @@ TEST_F(ReportOnRuns, OcclusionPairsTheEvaluationWithItsCleanRun) {
   EXPECT_EQ(content.runs[0].curves.size(), 4u);
 }
 
+TEST_F(ReportOnRuns, ChartsNameModelsShortlyAndConfigurationsByWhatDiffers) {
+  // Different models: each is called by its name, the table keeps the whole configuration.
+  auto content = analyse_runs(read({runs_.st1, runs_.fr}));
+  ASSERT_EQ(content.comparisons.size(), 1u);
+  const auto& groups = content.comparisons[0].groups;
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].label, "ststnet");
+  EXPECT_EQ(groups[1].label, "fr");
+  EXPECT_NE(groups[1].model_label.find("branch_channels="), std::string::npos);
+  const auto& t = table(content, "comparison");
+  for (const auto& row : t.rows) {
+    EXPECT_EQ(cell(t, row, "label"), cell(t, row, "model").get<std::string>().substr(0, 3) == "fr "
+                                         ? json("fr") : json("ststnet"));
+  }
+  // Two configurations of one model beside another model: the option that differs, only.
+  auto runs = read({runs_.st1, runs_.st1, runs_.fr});
+  runs[0].summary["model_options"] = {{"dropout", "0.5"}, {"patch", "3"}};
+  runs[1].summary["model_options"] = {{"dropout", "0.3"}, {"patch", "3"}};
+  content = analyse_runs(runs);
+  ASSERT_EQ(content.comparisons.size(), 1u);
+  std::set<std::string> labels;
+  for (const auto& g : content.comparisons[0].groups) labels.insert(g.label);
+  EXPECT_EQ(labels, (std::set<std::string>{"ststnet (dropout=0.5)", "ststnet (dropout=0.3)", "fr"}));
+  const auto& p = table(content, "paired_differences");
+  ASSERT_FALSE(p.rows.empty());
+  for (const auto& row : p.rows) {
+    EXPECT_TRUE(labels.count(cell(p, row, "label_a").get<std::string>()));
+    EXPECT_TRUE(labels.count(cell(p, row, "label_b").get<std::string>()));
+  }
+  // The page's tables show the short label, the whole configuration below it.
+  const auto html = render_html(content, {}, "/* chart library */");
+  EXPECT_NE(html.find("<b>ststnet (dropout=0.3)</b><br><span class=\"config\">ststnet (dropout=0.3, "
+                      "patch=3)</span>"),
+            std::string::npos);
+}
+
 TEST_F(ReportOnRuns, CsvTablesAreWritten) {
   const auto content = analyse_runs(read(runs_.all()));
   const auto dir = fs::path(runs_.root) / ("csv-" + std::to_string(::getpid()));

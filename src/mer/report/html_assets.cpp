@@ -23,6 +23,7 @@ th{background:#eef1f4;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.total td{font-weight:bold}
 .ci{color:#5a6572;font-size:12px}
+.config{color:#5a6572;font-size:12px}
 .note{color:#4a5561;font-size:13px;margin:4px 0 8px}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:6px 0 10px;
   font-size:13px}
@@ -172,7 +173,7 @@ const char* const kReportJs = R"JS(
         var mr = metrics.map(function (k) {
           return r.filter(function (x) { return x.model === m && x.metric === k; })[0];
         });
-        return {label: m, backgroundColor: palette[i % palette.length],
+        return {label: mr[0].label, backgroundColor: palette[i % palette.length],
                 data: mr.map(function (x) { return x.mean; }),
                 errorBars: mr.map(function (x) { return [x.ci_low, x.ci_high]; })};
       });
@@ -182,10 +183,15 @@ const char* const kReportJs = R"JS(
     },
     paired: function (el) {
       var r = rows('paired_differences', function (x) { return x.comparison === el.dataset.comparison; });
-      var pairs = unique(r.map(function (x) { return x.model_a + ' \u2212 ' + x.model_b; }));
+      var pairOf = function (x) { return x.model_a + ' \u2212 ' + x.model_b; };
+      var pairs = unique(r.map(pairOf));
+      var labels = pairs.map(function (p) {
+        var x = r.filter(function (y) { return pairOf(y) === p; })[0];
+        return x.label_a + ' \u2212 ' + x.label_b;
+      });
       var ds = ['uf1', 'uar'].map(function (k, i) {
         var mr = pairs.map(function (p) {
-          return r.filter(function (x) { return x.model_a + ' \u2212 ' + x.model_b === p && x.metric === k; })[0];
+          return r.filter(function (x) { return pairOf(x) === p && x.metric === k; })[0];
         });
         return {label: metricName[k], backgroundColor: palette[i],
                 data: mr.map(function (x) { return x.difference; }),
@@ -195,7 +201,7 @@ const char* const kReportJs = R"JS(
       var ends = [0];
       ds.forEach(function (d) { d.errorBars.forEach(function (e) { ends.push(e[0], e[1]); }); });
       var pad = 0.05 * (Math.max.apply(null, ends) - Math.min.apply(null, ends) || 1);
-      return {type: 'bar', data: {labels: pairs, datasets: ds},
+      return {type: 'bar', data: {labels: labels, datasets: ds},
               options: {indexAxis: 'y',
                         scales: {x: {min: Math.min.apply(null, ends) - pad,
                                      max: Math.max.apply(null, ends) + pad,

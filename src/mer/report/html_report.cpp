@@ -345,6 +345,15 @@ std::string interval_cell(const json& mean, const json& sd, const json& low, con
          "]</span></td>";
 }
 
+// A compared model: its short label, and below it the whole configuration when that says more.
+std::string group_cell(const ComparisonGroup& group) {
+  std::string cell = "<b>" + esc(group.label) + "</b>";
+  if (group.model_label != group.label) {
+    cell += "<br><span class=\"config\">" + esc(group.model_label) + "</span>";
+  }
+  return cell;
+}
+
 void comparison_section(std::ostream& o, const ReportContent& c) {
   o << "<section id=\"comparison\"><h2>Comparison</h2><p class=\"note\">Per model: mean &plusmn; "
        "sd of summary.json's figures over its runs (seeds); below it the 95% interval of a "
@@ -370,9 +379,9 @@ void comparison_section(std::ostream& o, const ReportContent& c) {
         if (row[0] == cmp.id && row[3] == cmp.groups[g].model_label) rows.push_back(&row);
       }
       const auto& f = *rows.front();
-      o << "<tr><td>" << esc(cmp.groups[g].model_label) << "</td><td>" << cmp.groups[g].runs.size()
-        << " (" << esc(text_of(f[5])) << ")</td>";
-      for (const auto* row : rows) o << interval_cell((*row)[7], (*row)[8], (*row)[10], (*row)[11]);
+      o << "<tr><td>" << group_cell(cmp.groups[g]) << "</td><td>" << cmp.groups[g].runs.size()
+        << " (" << esc(text_of(f[6])) << ")</td>";
+      for (const auto* row : rows) o << interval_cell((*row)[8], (*row)[9], (*row)[11], (*row)[12]);
       o << "</tr>";
     }
     o << "</table>\n";
@@ -384,13 +393,15 @@ void comparison_section(std::ostream& o, const ReportContent& c) {
       for (const auto& pair : cmp.pairs) {
         const auto& a = cmp.groups[pair.a].model_label;
         const auto& b = cmp.groups[pair.b].model_label;
-        o << "<tr><td>" << esc(a) << " &minus; " << esc(b) << "</td>";
+        o << "<tr><td title=\"" << esc(a) << " &minus; " << esc(b) << "\">"
+          << esc(cmp.groups[pair.a].label) << " &minus; " << esc(cmp.groups[pair.b].label)
+          << "</td>";
         for (const auto& row : p.rows) {
           if (row[0] == cmp.id && row[1] == a && row[2] == b) {
-            o << "<td class=\"num\" data-value=\"" << row[4].dump() << "\">"
-              << (row[4].get<double>() >= 0 ? "+" : "") << fixed(row[4].get<double>())
-              << "<br><span class=\"ci\">[" << fixed(row[5].get<double>()) << ", "
-              << fixed(row[6].get<double>()) << "]</span></td>";
+            o << "<td class=\"num\" data-value=\"" << row[6].dump() << "\">"
+              << (row[6].get<double>() >= 0 ? "+" : "") << fixed(row[6].get<double>())
+              << "<br><span class=\"ci\">[" << fixed(row[7].get<double>()) << ", "
+              << fixed(row[8].get<double>()) << "]</span></td>";
           }
         }
         o << "</tr>";

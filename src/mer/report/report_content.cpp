@@ -211,6 +211,50 @@ Key key_of(const RunRecord& r) {
   return k;
 }
 
+// A group's model options as "key=value" texts by key.
+std::map<std::string, std::string> option_texts(const RunRecord& run) {
+  std::map<std::string, std::string> out;
+  if (!run.summary.contains("model_options")) return out;
+  for (const auto& [key, value] : run.summary.at("model_options").items()) {
+    out[key] = key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
+}
+
+// Labels short enough for a chart's legend and axis: whole configurations run to hundreds of
+// characters. A model alone in the comparison is called by its name; several configurations of
+// one model by the name and the options in which they differ.
+void set_short_labels(std::vector<ComparisonGroup>& groups, const std::vector<RunRecord>& runs) {
+  for (auto& g : groups) {
+    const auto& run = runs[g.runs.front()];
+    std::vector<std::map<std::string, std::string>> siblings;  // this model's configurations
+    for (const auto& other : groups) {
+      if (runs[other.runs.front()].model() == run.model()) {
+        siblings.push_back(option_texts(runs[other.runs.front()]));
+      }
+    }
+    g.label = run.model();
+    if (siblings.size() < 2) continue;
+    std::set<std::string> keys;
+    for (const auto& options : siblings) {
+      for (const auto& [key, text] : options) keys.insert(key);
+    }
+    const auto mine = option_texts(run);
+    std::string differing;
+    for (const auto& key : keys) {
+      const auto text_of = [&](const std::map<std::string, std::string>& options) {
+        const auto it = options.find(key);
+        return it == options.end() ? key + " unset" : it->second;
+      };
+      const bool differs = std::any_of(siblings.begin(), siblings.end(), [&](const auto& options) {
+        return text_of(options) != text_of(mine);
+      });
+      if (differs) differing += (differing.empty() ? "" : ", ") + text_of(mine);
+    }
+    g.label += " (" + differing + ")";
+  }
+}
+
 std::string why_apart(const Key& mine, const std::vector<std::pair<std::string, Key>>& others) {
   std::string out;
   for (const auto& [id, k] : others) {
@@ -281,11 +325,12 @@ std::vector<Comparison> make_comparisons(const std::vector<RunRecord>& runs,
       auto it = std::find_if(cmp.groups.begin(), cmp.groups.end(),
                              [&](const ComparisonGroup& g) { return g.model_label == label; });
       if (it == cmp.groups.end()) {
-        cmp.groups.push_back({label, {}, {}});
+        cmp.groups.push_back({label, {}, {}, {}});
         it = cmp.groups.end() - 1;
       }
       it->runs.push_back(i);
     }
+    set_short_labels(cmp.groups, runs);
     std::vector<std::vector<std::vector<Confusion>>> aligned;
     for (auto& g : cmp.groups) {
       std::stable_sort(g.runs.begin(), g.runs.end(), [&](size_t a, size_t b) {
@@ -309,8 +354,8 @@ std::vector<Comparison> make_comparisons(const std::vector<RunRecord>& runs,
 Table comparison_table(const std::vector<Comparison>& comparisons,
                        const std::vector<RunRecord>& runs) {
   Table t{"comparison",
-          {"comparison", "title", "oracle", "model", "runs", "seeds", "metric", "mean", "sd",
-           "estimate", "ci_low", "ci_high", "subjects"},
+          {"comparison", "title", "oracle", "model", "label", "runs", "seeds", "metric", "mean",
+           "sd", "estimate", "ci_low", "ci_high", "subjects"},
           {}};
   for (const auto& c : comparisons) {
     for (const auto& g : c.groups) {
@@ -323,7 +368,8 @@ Table comparison_table(const std::vector<Comparison>& comparisons,
         std::vector<double> values;  // summary.json's own figures
         for (size_t i : g.runs) values.push_back(runs[i].summary.at(metric).get<double>());
         const auto ci = pick(g.intervals, metric);
-        t.add({c.id, c.title, c.oracle, g.model_label, names, seeds, metric, mean_of(values),
+        t.add({c.id, c.title, c.oracle, g.model_label, g.label, names, seeds, metric,
+               mean_of(values),
                values.size() > 1 ? json(sd_of(values)) : json(), ci.estimate, ci.low, ci.high,
                static_cast<int64_t>(c.subjects.size())});
       }
@@ -334,15 +380,16 @@ Table comparison_table(const std::vector<Comparison>& comparisons,
 
 Table paired_table(const std::vector<Comparison>& comparisons) {
   Table t{"paired_differences",
-          {"comparison", "model_a", "model_b", "metric", "difference", "ci_low", "ci_high",
-           "subjects"},
+          {"comparison", "model_a", "model_b", "label_a", "label_b", "metric", "difference",
+           "ci_low", "ci_high", "subjects"},
           {}};
   for (const auto& c : comparisons) {
     for (const auto& p : c.pairs) {
       for (const char* metric : kMetrics) {
         const auto d = pick(p.difference, metric);
-        t.add({c.id, c.groups[p.a].model_label, c.groups[p.b].model_label, metric, d.estimate,
-               d.low, d.high, static_cast<int64_t>(c.subjects.size())});
+        t.add({c.id, c.groups[p.a].model_label, c.groups[p.b].model_label, c.groups[p.a].label,
+               c.groups[p.b].label, metric, d.estimate, d.low, d.high,
+               static_cast<int64_t>(c.subjects.size())});
       }
     }
   }

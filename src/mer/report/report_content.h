@@ -34,7 +34,10 @@ struct Table {
 
 // Seeds of one configuration within a comparison.
 struct ComparisonGroup {
-  std::string model_label;
+  std::string model_label;  // the model and its whole configuration (RunRecord::model_label)
+  // What charts and the tables' first line call it: the model's name, and where the comparison
+  // holds several configurations of that model, the options in which they differ.
+  std::string label;
   std::vector<size_t> runs;  // indices into ReportContent::runs
   MetricIntervals intervals;  // bootstrap over subjects of the mean over its runs
 };
