@@ -1,5 +1,6 @@
 #include "cmd_tune.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -22,7 +23,7 @@ TuneCommand::TuneCommand(CLI::App& app) {
   c->add_option("--space", space_,
                 "a searched setting and its values, name=v1,v2 (repeatable): a training setting "
                 "(epochs, lr, batch_size, optimizer, weight_decay, lr_decay, momentum, "
-                "class_weights) or an option of the model (see `mer models MODEL`)")
+                "class_weights, augment) or an option of the model (see `mer models MODEL`)")
       ->required()->group(g_search);
   c->add_option("--search", tune_.search,
                 "grid (every combination) or random (--budget of them, drawn with --seed)")
@@ -99,8 +100,10 @@ int TuneCommand::run() {
   const auto given = given_training_settings();
   for (const auto& d : tune_.space) {
     if (given.count(d.name) || (d.model_option && train.model_options.count(d.name))) {
+      std::string flag = d.name;  // batch_size is given as --batch-size
+      std::replace(flag.begin(), flag.end(), '_', '-');
       throw ConfigError("--space " + d.name + ": also given as a fixed setting (" +
-                        (d.model_option ? "--model-opt " + d.name : "--" + d.name) +
+                        (d.model_option ? "--model-opt " + d.name : "--" + flag) +
                         "); give it once");
     }
   }

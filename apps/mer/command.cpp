@@ -117,7 +117,7 @@ std::set<std::string> Command::given_training_settings() const {
            {"--lr", "lr"}, {"--batch-size", "batch_size"}, {"--optimizer", "optimizer"},
            {"--weight-decay", "weight_decay"}, {"--lr-decay", "lr_decay"},
            {"--momentum", "momentum"}, {"--class-weights", "class_weights"},
-           {"--epochs", "epochs"}}) {
+           {"--augment", "augment"}, {"--epochs", "epochs"}}) {
     if (command_->count(flag) > 0) given.insert(name);
   }
   return given;

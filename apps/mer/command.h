@@ -29,7 +29,7 @@ class Command {
   void refuse_momentum_unless_sgd(const std::string& optimizer) const;
   // The training settings given on the command line (add_optimiser_options' flags and
   // --epochs), by their names in run.json and in a search space: lr, batch_size, optimizer,
-  // weight_decay, lr_decay, momentum, class_weights, epochs.
+  // weight_decay, lr_decay, momentum, class_weights, augment, epochs.
   std::set<std::string> given_training_settings() const;
 
   CLI::App* command_ = nullptr;

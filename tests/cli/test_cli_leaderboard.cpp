@@ -125,6 +125,8 @@ TEST(CliLeaderboard, TuneWritesEveryCandidateAndALosoLineThatRuns) {
       {"--folds 1 --space colour=red", "'colour' is neither a training setting"},
       {"--folds 1 --space dropout=2", "--space dropout=2"},
       {"--folds 1 --lr 1e-3 --space lr=1e-3,2e-3", "also given as a fixed setting (--lr)"},
+      {"--folds 1 --augment flip --space augment=none,flip", "also given as a fixed setting (--augment)"},
+      {"--folds 1 --batch-size 8 --space batch_size=8,16", "also given as a fixed setting (--batch-size)"},
       {"--space lr=1e-3", "--folds"},
       {"--folds 1", "--space"},
       {"--folds 1 --space lr=1e-3 --search random", "--budget"},
