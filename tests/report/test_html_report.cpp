@@ -228,13 +228,44 @@ TEST_F(ReportOnRuns, ChartsNameModelsShortlyAndConfigurationsByWhatDiffers) {
             std::string::npos);
 }
 
+TEST_F(ReportOnRuns, OracleComparisonsShowTheSameTrainingsLastEpochBesideThem) {
+  const auto content = analyse_runs(read({runs_.st1, runs_.oracle}));
+  const auto& t = table(content, "selection_gap");
+  const auto& oracle = *std::find_if(content.runs.begin(), content.runs.end(),
+                                     [](const RunRecord& r) { return r.oracle(); });
+  ASSERT_TRUE(oracle.summary.contains("honest_last_epoch"));
+  std::set<std::string> metrics;
+  for (const auto& row : t.rows) {
+    const auto metric = cell(t, row, "metric").get<std::string>();
+    metrics.insert(metric);
+    const auto& comparison = *std::find_if(
+        content.comparisons.begin(), content.comparisons.end(),
+        [&](const Comparison& c) { return c.id == cell(t, row, "comparison"); });
+    EXPECT_TRUE(comparison.oracle);  // never beside an honest comparison
+    EXPECT_EQ(cell(t, row, "oracle"), oracle.summary.at(metric));
+    EXPECT_EQ(cell(t, row, "last_epoch"), oracle.summary.at("honest_last_epoch").at(metric));
+    EXPECT_EQ(cell(t, row, "gap").get<double>(),
+              oracle.summary.at(metric).get<double>() -
+                  oracle.summary.at("honest_last_epoch").at(metric).get<double>());
+    EXPECT_TRUE(cell(t, row, "gap_sd").is_null());  // one run: no spread
+  }
+  EXPECT_EQ(metrics, (std::set<std::string>{"uf1", "uar", "accuracy"}));
+  const auto html = render_html(content, {}, "/* chart library */");
+  EXPECT_NE(html.find("What the selection adds"), std::string::npos);
+  EXPECT_NE(html.find("<canvas data-chart=\"gap\""), std::string::npos);
+  // Honest runs alone: no such section.
+  const auto honest = analyse_runs(read({runs_.st1, runs_.fr}));
+  EXPECT_TRUE(table(honest, "selection_gap").rows.empty());
+  EXPECT_EQ(render_html(honest, {}, "").find("What the selection adds"), std::string::npos);
+}
+
 TEST_F(ReportOnRuns, CsvTablesAreWritten) {
   const auto content = analyse_runs(read(runs_.all()));
   const auto dir = fs::path(runs_.root) / ("csv-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   write_csv_tables(content, {}, dir.string());
   for (const char* name : {"runs", "metrics", "per_class", "confusion", "per_subject", "curves",
-                           "curve_medians", "comparison", "paired_differences", "occlusion",
+                           "curve_medians", "comparison", "paired_differences", "selection_gap", "occlusion",
                            "occlusion_by_model", "explanations"}) {
     EXPECT_TRUE(fs::is_regular_file(dir / (std::string(name) + ".csv"))) << name;
   }

@@ -102,7 +102,7 @@ TEST(ReportBrowser, LoadsOfflineDrawsEveryChartAndBannersExactlyTheOracleRuns) {
   for (auto it = std::sregex_iterator(dom.begin(), dom.end(), canvas_re); it != std::sregex_iterator(); ++it) {
     EXPECT_EQ(attribute(it->str(), "data-drawn"), "1") << it->str();
   }
-  for (const char* kind : {"subjects", "curve", "comparison", "paired", "occlusion"}) {
+  for (const char* kind : {"subjects", "curve", "comparison", "paired", "gap", "occlusion"}) {
     EXPECT_NE(dom.find(std::string("data-chart=\"") + kind + "\""), std::string::npos) << kind;
   }
   // Two confusion heat maps per run, each with cells.

@@ -181,6 +181,19 @@ const char* const kReportJs = R"JS(
                                   datasets: ds},
               options: {scales: {y: {min: 0, max: 1}}}};
     },
+    gap: function (el) {
+      var r = rows('selection_gap', function (x) {
+        return x.comparison === el.dataset.comparison && x.metric === 'uf1';
+      });
+      return {type: 'bar',
+              data: {labels: r.map(function (x) { return x.label; }),
+                     datasets: [{label: 'last epoch (honest)', backgroundColor: palette[0],
+                                 data: r.map(function (x) { return x.last_epoch; })},
+                                {label: 'epoch chosen on the test subject (ORACLE)',
+                                 backgroundColor: '#b00020',
+                                 data: r.map(function (x) { return x.oracle; })}]},
+              options: {scales: {y: {min: 0, max: 1, title: {display: true, text: 'UF1'}}}}};
+    },
     paired: function (el) {
       var r = rows('paired_differences', function (x) { return x.comparison === el.dataset.comparison; });
       var pairOf = function (x) { return x.model_a + ' \u2212 ' + x.model_b; };

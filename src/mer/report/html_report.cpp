@@ -14,6 +14,8 @@
 #include "mer/core/error.h"
 #include "mer/core/version.h"
 #include "mer/report/html_assets.h"
+#include "mer/report/html_comparisons.h"
+#include "mer/report/html_text.h"
 
 namespace fs = std::filesystem;
 
@@ -21,6 +23,14 @@ namespace mer::report {
 
 namespace {
 
+using html::anchor;
+using html::base64;
+using html::canvas;
+using html::duration;
+using html::esc;
+using html::fixed;
+using html::num;
+using html::text_of;
 using nlohmann::json;
 
 // Written whole or not at all: a reader never sees half a table.
@@ -28,79 +38,6 @@ void write_text(const std::string& path, const std::string& text) {
   write_file_atomic(path, text);
 }
 
-std::string esc(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string base64(const std::string& bytes) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    const uint32_t v = uint8_t(bytes[i]) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-// A number cell: 4 decimals shown, the exact value (as in summary.json) in data-value.
-std::string num(const json& v, int decimals = 4) {
-  if (v.is_null()) return "<td class=\"num\">&ndash;</td>";
-  char text[64];
-  if (v.is_number_integer() || v.is_number_unsigned()) {
-    std::snprintf(text, sizeof text, "%lld", static_cast<long long>(v.get<double>()));
-  } else {
-    std::snprintf(text, sizeof text, "%.*f", decimals, v.get<double>());
-  }
-  return "<td class=\"num\" data-value=\"" + v.dump() + "\">" + text + "</td>";
-}
-
-std::string fixed(double v, int decimals = 4) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, v);
-  return text;
-}
-
-std::string text_of(const json& v) {
-  return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-std::string duration(double seconds) {
-  char text[64];
-  if (seconds < 120) {
-    std::snprintf(text, sizeof text, "%.1f s", seconds);
-  } else if (seconds < 7200) {
-    std::snprintf(text, sizeof text, "%.1f min", seconds / 60);
-  } else {
-    std::snprintf(text, sizeof text, "%.2f h", seconds / 3600);
-  }
-  return text;
-}
-
-std::string anchor(const std::string& run) {
-  std::string out = "run-";
-  for (char c : run) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
-  return out;
-}
 
 // Rows of `table` whose first column is `run`.
 std::vector<const std::vector<json>*> rows_of(const Table& table, const std::string& run) {
@@ -111,12 +48,6 @@ std::vector<const std::vector<json>*> rows_of(const Table& table, const std::str
   return out;
 }
 
-std::string canvas(const std::string& kind, const std::string& attributes, int height,
-                   const std::string& title) {
-  return "<figure class=\"chart\"><figcaption>" + esc(title) +
-         "</figcaption><div class=\"chart-box\" style=\"height:" + std::to_string(height) +
-         "px\"><canvas data-chart=\"" + kind + "\" " + attributes + "></canvas></div></figure>\n";
-}
 
 std::string selection_label(const RunRecord& r) {
   if (r.protocol() == "inner-val") return "validation UF1 (inner-val: picks each fold's epoch)";
@@ -337,129 +268,6 @@ void explanations_section(std::ostream& o, const RunRecord& r,
   o << "</div>\n";
 }
 
-std::string interval_cell(const json& mean, const json& sd, const json& low, const json& high) {
-  std::string text = fixed(mean.get<double>());
-  if (!sd.is_null()) text += " &plusmn; " + fixed(sd.get<double>());
-  return "<td class=\"num\" data-value=\"" + mean.dump() + "\">" + text +
-         "<br><span class=\"ci\">[" + fixed(low.get<double>()) + ", " + fixed(high.get<double>()) +
-         "]</span></td>";
-}
-
-// A compared model: its short label, and below it the whole configuration when that says more.
-std::string group_cell(const ComparisonGroup& group) {
-  std::string cell = "<b>" + esc(group.label) + "</b>";
-  if (group.model_label != group.label) {
-    cell += "<br><span class=\"config\">" + esc(group.model_label) + "</span>";
-  }
-  return cell;
-}
-
-void comparison_section(std::ostream& o, const ReportContent& c) {
-  o << "<section id=\"comparison\"><h2>Comparison</h2><p class=\"note\">Per model: mean &plusmn; "
-       "sd of summary.json's figures over its runs (seeds); below it the 95% interval of a "
-       "bootstrap over LOSO subjects (subjects drawn with replacement, UF1/UAR recomputed "
-       "from the pooled confusion matrix of the drawn subjects, averaged over the seeds). Paired "
-       "differences use the same draws for both models, on the same folds. Runs on other data, "
-       "under another protocol or on other subjects are in separate comparisons.</p>\n";
-  const auto& t = c.tables.at("comparison");
-  const auto& p = c.tables.at("paired_differences");
-  for (const auto& cmp : c.comparisons) {
-    o << "<div class=\"comparison" << (cmp.oracle ? " oracle" : "") << "\" data-comparison=\""
-      << cmp.id << "\"><h3>" << cmp.id << ": " << esc(cmp.title) << "</h3>";
-    if (cmp.oracle) {
-      o << "<p class=\"oracle-note\">ORACLE runs only: epochs chosen on the test subject; "
-           "inflated figures, kept apart from every honest comparison.</p>";
-    }
-    if (!cmp.why_apart.empty()) o << "<p class=\"note\">" << esc(cmp.why_apart) << "</p>";
-    o << "<table class=\"comparison-table\"><tr><th>model</th><th>runs (seeds)</th><th>UF1</th>"
-         "<th>UAR</th><th>accuracy</th></tr>";
-    for (size_t g = 0; g < cmp.groups.size(); ++g) {
-      std::vector<const std::vector<json>*> rows;
-      for (const auto& row : t.rows) {
-        if (row[0] == cmp.id && row[3] == cmp.groups[g].model_label) rows.push_back(&row);
-      }
-      const auto& f = *rows.front();
-      o << "<tr><td>" << group_cell(cmp.groups[g]) << "</td><td>" << cmp.groups[g].runs.size()
-        << " (" << esc(text_of(f[6])) << ")</td>";
-      for (const auto* row : rows) o << interval_cell((*row)[8], (*row)[9], (*row)[11], (*row)[12]);
-      o << "</tr>";
-    }
-    o << "</table>\n";
-    o << canvas("comparison", "data-comparison=\"" + cmp.id + "\"", 230,
-                "Mean over seeds with the 95% bootstrap interval over subjects");
-    if (!cmp.pairs.empty()) {
-      o << "<table class=\"paired-table\"><tr><th>difference</th><th>UF1</th><th>UAR</th>"
-           "<th>accuracy</th></tr>";
-      for (const auto& pair : cmp.pairs) {
-        const auto& a = cmp.groups[pair.a].model_label;
-        const auto& b = cmp.groups[pair.b].model_label;
-        o << "<tr><td title=\"" << esc(a) << " &minus; " << esc(b) << "\">"
-          << esc(cmp.groups[pair.a].label) << " &minus; " << esc(cmp.groups[pair.b].label)
-          << "</td>";
-        for (const auto& row : p.rows) {
-          if (row[0] == cmp.id && row[1] == a && row[2] == b) {
-            o << "<td class=\"num\" data-value=\"" << row[6].dump() << "\">"
-              << (row[6].get<double>() >= 0 ? "+" : "") << fixed(row[6].get<double>())
-              << "<br><span class=\"ci\">[" << fixed(row[7].get<double>()) << ", "
-              << fixed(row[8].get<double>()) << "]</span></td>";
-          }
-        }
-        o << "</tr>";
-      }
-      o << "</table>\n";
-      o << canvas("paired", "data-comparison=\"" + cmp.id + "\"",
-                  static_cast<int>(140 + 40 * cmp.pairs.size()),
-                  "Paired differences on the same folds (95% bootstrap interval; 0 = no difference)");
-    }
-    o << "</div>\n";
-  }
-  o << "</section>\n";
-}
-
-void occlusion_section(std::ostream& o, const ReportContent& c) {
-  const auto& t = c.tables.at("occlusion_by_model");
-  if (c.tables.at("occlusion").rows.empty()) return;
-  o << "<section id=\"occlusion\"><h2>Occlusion</h2><p class=\"note\">Clean-trained LOSO models "
-       "tested on occluded copies of their test subjects (mer evaluate --on-other-data); clean = "
-       "the same run on its own data. Means over the runs (seeds) of each model.</p>\n";
-  std::vector<std::string> models;
-  for (const auto& row : t.rows) {
-    if (std::find(models.begin(), models.end(), row[0]) == models.end()) models.push_back(row[0]);
-  }
-  if (models.empty()) {
-    o << "<p class=\"note\">The clean runs of these evaluations were not found (give them to "
-         "mer report, or keep them at the folder their summary.json names).</p>";
-  }
-  for (const auto& model : models) {
-    o << "<div class=\"occlusion\" data-model=\"" << esc(model) << "\"><h3>" << esc(model)
-      << "</h3><table class=\"occlusion-table\"><tr><th>tested on</th><th>runs</th><th>clean UF1"
-         "</th><th>occluded UF1</th><th>change</th><th>clean UAR</th><th>occluded UAR</th>"
-         "<th>change</th></tr>";
-    std::vector<std::string> conditions;
-    for (const auto& row : t.rows) {
-      if (row[0] == model && std::find(conditions.begin(), conditions.end(), row[1]) == conditions.end())
-        conditions.push_back(row[1]);
-    }
-    for (const auto& cond : conditions) {
-      o << "<tr><td>" << esc(cond) << "</td>";
-      bool first = true;
-      for (const char* metric : {"uf1", "uar"}) {
-        for (const auto& row : t.rows) {
-          if (row[0] == model && row[1] == cond && row[3] == metric) {
-            if (first) o << num(row[2]);
-            first = false;
-            o << num(row[4]) << num(row[5]) << num(row[6]);
-          }
-        }
-      }
-      o << "</tr>";
-    }
-    o << "</table>\n"
-      << canvas("occlusion", "data-model=\"" + esc(model) + "\"", 260, "Clean -> occluded, " + model);
-    o << "</div>\n";
-  }
-  o << "</section>\n";
-}
 
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);

@@ -468,6 +468,43 @@ void add_occlusion_tables(const std::vector<RunRecord>& runs, std::map<std::stri
   out["occlusion_by_model"] = std::move(mean);
 }
 
+// What the oracle selection adds, per model of an oracle comparison: the oracle figure beside
+// the same trainings' last epoch (summary.json's honest_last_epoch), and their difference run
+// by run. A model is left out when one of its runs lacks the last epoch's figures.
+Table selection_gap_table(const std::vector<Comparison>& comparisons,
+                          const std::vector<RunRecord>& runs) {
+  Table t{"selection_gap",
+          {"comparison", "model", "label", "runs", "seeds", "metric", "oracle", "last_epoch",
+           "gap", "gap_sd"},
+          {}};
+  for (const auto& c : comparisons) {
+    if (!c.oracle) continue;
+    for (const auto& g : c.groups) {
+      const bool complete = std::all_of(g.runs.begin(), g.runs.end(), [&](size_t i) {
+        return runs[i].summary.contains("honest_last_epoch");
+      });
+      if (!complete) continue;
+      std::string names, seeds;
+      for (size_t i : g.runs) {
+        names += (names.empty() ? "" : " ") + runs[i].name;
+        seeds += (seeds.empty() ? "" : " ") + runs[i].summary.value("seed", json()).dump();
+      }
+      for (const char* metric : kMetrics) {
+        std::vector<double> oracle, last, gap;
+        for (size_t i : g.runs) {
+          const auto& s = runs[i].summary;
+          oracle.push_back(s.at(metric).get<double>());
+          last.push_back(s.at("honest_last_epoch").at(metric).get<double>());
+          gap.push_back(oracle.back() - last.back());
+        }
+        t.add({c.id, g.model_label, g.label, names, seeds, metric, mean_of(oracle), mean_of(last),
+               mean_of(gap), gap.size() > 1 ? json(sd_of(gap)) : json()});
+      }
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 ReportContent analyse_runs(std::vector<RunRecord> runs, const ReportOptions& options) {
@@ -484,6 +521,7 @@ ReportContent analyse_runs(std::vector<RunRecord> runs, const ReportOptions& opt
   content.comparisons = make_comparisons(r, options);
   content.tables["comparison"] = comparison_table(content.comparisons, r);
   content.tables["paired_differences"] = paired_table(content.comparisons);
+  content.tables["selection_gap"] = selection_gap_table(content.comparisons, r);
   add_occlusion_tables(r, content.tables);
   return content;
 }

@@ -69,7 +69,8 @@ struct ReportContent {
   std::vector<RunRecord> runs;  // names made unique ("fr-s1", "fr-s1 (2)")
   std::vector<Comparison> comparisons;
   // Tables by name: runs, metrics, per_class, confusion, per_subject, curves, comparison,
-  // paired_differences, occlusion, occlusion_by_model (see report_content.cpp for columns).
+  // paired_differences, selection_gap, occlusion, occlusion_by_model (see report_content.cpp
+  // for columns).
   std::map<std::string, Table> tables;
 };
 
