@@ -12,6 +12,7 @@ using html::canvas;
 using html::esc;
 using html::fixed;
 using html::num;
+using html::signed_fixed;
 using html::text_of;
 using nlohmann::json;
 
@@ -60,7 +61,7 @@ void selection_gap(std::ostream& o, const ReportContent& c, const Comparison& cm
     for (const auto* row : mine) {
       const auto& r = *row;
       o << num(r[6]) << num(r[7]) << "<td class=\"num\" data-value=\"" << r[8].dump()
-        << "\">" << (r[8].get<double>() >= 0 ? "+" : "") << fixed(r[8].get<double>())
+        << "\">" << signed_fixed(r[8].get<double>())
         << (r[9].is_null() ? "" : " &plusmn; " + fixed(r[9].get<double>())) << "</td>";
     }
     o << "</tr>";
@@ -118,7 +119,7 @@ void comparison_section(std::ostream& o, const ReportContent& c) {
         for (const auto& row : p.rows) {
           if (row[0] == cmp.id && row[1] == a && row[2] == b) {
             o << "<td class=\"num\" data-value=\"" << row[6].dump() << "\">"
-              << (row[6].get<double>() >= 0 ? "+" : "") << fixed(row[6].get<double>())
+              << signed_fixed(row[6].get<double>())
               << "<br><span class=\"ci\">[" << fixed(row[7].get<double>()) << ", "
               << fixed(row[8].get<double>()) << "]</span></td>";
           }

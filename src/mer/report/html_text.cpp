@@ -59,6 +59,8 @@ std::string fixed(double v, int decimals) {
   return text;
 }
 
+std::string signed_fixed(double v) { return (v >= 0 ? "+" : "") + fixed(v); }
+
 std::string text_of(const json& v) {
   return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump();
 }

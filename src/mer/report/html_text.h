@@ -14,6 +14,7 @@ std::string base64(const std::string& bytes);  // for data: URLs of embedded PNG
 // is a dash.
 std::string num(const nlohmann::json& v, int decimals = 4);
 std::string fixed(double v, int decimals = 4);
+std::string signed_fixed(double v);  // a difference: "+0.0123", "-0.0045"
 std::string text_of(const nlohmann::json& v);  // a JSON value as plain text ("" for null)
 std::string duration(double seconds);          // "12.3 s", "4.5 min", "2.10 h"
 std::string anchor(const std::string& run);    // the id of a run's section

@@ -211,16 +211,6 @@ Key key_of(const RunRecord& r) {
   return k;
 }
 
-// A group's model options as "key=value" texts by key.
-std::map<std::string, std::string> option_texts(const RunRecord& run) {
-  std::map<std::string, std::string> out;
-  if (!run.summary.contains("model_options")) return out;
-  for (const auto& [key, value] : run.summary.at("model_options").items()) {
-    out[key] = key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  return out;
-}
-
 // Labels short enough for a chart's legend and axis: whole configurations run to hundreds of
 // characters. A model alone in the comparison is called by its name; several configurations of
 // one model by the name and the options in which they differ.
@@ -230,7 +220,7 @@ void set_short_labels(std::vector<ComparisonGroup>& groups, const std::vector<Ru
     std::vector<std::map<std::string, std::string>> siblings;  // this model's configurations
     for (const auto& other : groups) {
       if (runs[other.runs.front()].model() == run.model()) {
-        siblings.push_back(option_texts(runs[other.runs.front()]));
+        siblings.push_back(runs[other.runs.front()].option_texts());
       }
     }
     g.label = run.model();
@@ -239,7 +229,7 @@ void set_short_labels(std::vector<ComparisonGroup>& groups, const std::vector<Ru
     for (const auto& options : siblings) {
       for (const auto& [key, text] : options) keys.insert(key);
     }
-    const auto mine = option_texts(run);
+    const auto mine = run.option_texts();
     std::string differing;
     for (const auto& key : keys) {
       const auto text_of = [&](const std::map<std::string, std::string>& options) {
@@ -351,6 +341,17 @@ std::vector<Comparison> make_comparisons(const std::vector<RunRecord>& runs,
   return out;
 }
 
+// A group's run names and seeds, space-separated, for the tables' runs and seeds columns.
+std::pair<std::string, std::string> names_and_seeds(const ComparisonGroup& g,
+                                                    const std::vector<RunRecord>& runs) {
+  std::string names, seeds;
+  for (size_t i : g.runs) {
+    names += (names.empty() ? "" : " ") + runs[i].name;
+    seeds += (seeds.empty() ? "" : " ") + runs[i].summary.value("seed", json()).dump();
+  }
+  return {names, seeds};
+}
+
 Table comparison_table(const std::vector<Comparison>& comparisons,
                        const std::vector<RunRecord>& runs) {
   Table t{"comparison",
@@ -359,11 +360,7 @@ Table comparison_table(const std::vector<Comparison>& comparisons,
           {}};
   for (const auto& c : comparisons) {
     for (const auto& g : c.groups) {
-      std::string names, seeds;
-      for (size_t i : g.runs) {
-        names += (names.empty() ? "" : " ") + runs[i].name;
-        seeds += (seeds.empty() ? "" : " ") + runs[i].summary.value("seed", json()).dump();
-      }
+      const auto [names, seeds] = names_and_seeds(g, runs);
       for (const char* metric : kMetrics) {
         std::vector<double> values;  // summary.json's own figures
         for (size_t i : g.runs) values.push_back(runs[i].summary.at(metric).get<double>());
@@ -484,11 +481,7 @@ Table selection_gap_table(const std::vector<Comparison>& comparisons,
         return runs[i].summary.contains("honest_last_epoch");
       });
       if (!complete) continue;
-      std::string names, seeds;
-      for (size_t i : g.runs) {
-        names += (names.empty() ? "" : " ") + runs[i].name;
-        seeds += (seeds.empty() ? "" : " ") + runs[i].summary.value("seed", json()).dump();
-      }
+      const auto [names, seeds] = names_and_seeds(g, runs);
       for (const char* metric : kMetrics) {
         std::vector<double> oracle, last, gap;
         for (size_t i : g.runs) {

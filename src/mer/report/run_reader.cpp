@@ -129,14 +129,18 @@ std::vector<std::string> RunRecord::class_names() const {
   return summary.at("class_names").get<std::vector<std::string>>();
 }
 
+std::map<std::string, std::string> RunRecord::option_texts() const {
+  std::map<std::string, std::string> out;
+  if (!summary.contains("model_options")) return out;
+  for (const auto& [key, value] : summary.at("model_options").items()) {
+    out[key] = key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
+}
+
 std::string RunRecord::model_label() const {
   std::string options;
-  if (summary.contains("model_options")) {
-    for (const auto& [key, value] : summary.at("model_options").items()) {
-      options += (options.empty() ? "" : ", ") + key + "=" +
-                 (value.is_string() ? value.get<std::string>() : value.dump());
-    }
-  }
+  for (const auto& [key, text] : option_texts()) options += (options.empty() ? "" : ", ") + text;
   return options.empty() ? model() : model() + " (" + options + ")";
 }
 

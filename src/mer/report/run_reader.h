@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ struct RunRecord {
   std::vector<std::string> class_names() const;
   // "fr" or "fr (attention=none, proposal_weight=0)": runs with one label are seeds of one
   // configuration in a comparison.
+  // The model's options as "key=value" texts, by key (summary.json's model_options).
+  std::map<std::string, std::string> option_texts() const;
   std::string model_label() const;
   // The data the predictions are on: kLoso the training data, kOtherData the tested data.
   std::string data() const;
